@@ -8,6 +8,7 @@ BotError
  ├── SandboxError       a sandboxed command could not be started
  ├── ModelError         a Messages API call failed or returned something unusable
  ├── PathRefused        an agent tool named a path outside its worktree
+ ├── ToolError          an agent tool call failed; the loop answers it with is_error: true
  └── BudgetExceeded     an agent or run reached one of its limits
 """
 
@@ -48,6 +49,10 @@ class ModelError(BotError):
 
 class PathRefused(BotError):
     pass
+
+
+class ToolError(BotError):
+    """The message is shown to the model, so it must be short and contain no secrets."""
 
 
 class BudgetExceeded(BotError):

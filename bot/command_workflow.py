@@ -1,0 +1,112 @@
+"""The workflow every `/orchestrate` comment starts: check permission, acknowledge, then answer
+(help, a refusal), start the run, or signal the run on that issue (approve, cancel)."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from bot import render
+    from bot.activities import (
+        GitHubActivities,
+        PermissionInput,
+        ReactInput,
+        ReplyInput,
+        SignalInput,
+        TemporalActivities,
+    )
+    from bot.calls import github_call
+    from bot.commands import CommandKind
+    from bot.github import Reaction
+    from bot.shared import CommandRequest, run_workflow_id
+    from bot.workflow import RunWorkflow
+
+ALLOWED_PERMISSIONS = frozenset({"admin", "maintain", "write"})
+
+
+@workflow.defn
+class CommandWorkflow:
+    """One per comment (its id comes from repository and comment): redeliveries are no-ops."""
+
+    @workflow.run
+    async def run(self, request: CommandRequest) -> str:
+        permission = await github_call(
+            GitHubActivities.check_permission,
+            PermissionInput(
+                installation_id=request.installation_id,
+                repo=request.repo,
+                username=request.commenter,
+            ),
+        )
+        if permission not in ALLOWED_PERMISSIONS:
+            await self._react(request, "confused")
+            return "denied"
+        await self._react(request, "eyes")
+        kind = request.command.kind
+        if kind is CommandKind.HELP:
+            await self._reply(request, render.help_text())
+            return "help"
+        if kind is CommandKind.TOO_LONG:
+            await self._reply(request, render.task_too_long(request.command.task_chars))
+            return "refused"
+        if kind is CommandKind.RUN:
+            return await self._start_run(request)
+        return await self._signal_run(request, kind.value)
+
+    async def _start_run(self, request: CommandRequest) -> str:
+        run_id = run_workflow_id(request.repo.id, request.issue_number)
+        try:
+            await workflow.start_child_workflow(
+                RunWorkflow.run,
+                request,
+                id=run_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            link = await github_call(TemporalActivities.run_link, run_id)
+            await self._reply(request, render.run_already_going(request.commenter, link or run_id))
+            return "already running"
+        return "started"
+
+    async def _signal_run(self, request: CommandRequest, signal: str) -> str:
+        delivered = await github_call(
+            TemporalActivities.signal_run,
+            SignalInput(
+                workflow_id=run_workflow_id(request.repo.id, request.issue_number),
+                signal=signal,
+                by=request.commenter,
+            ),
+        )
+        if not delivered:
+            await self._reply(request, render.no_run_to_signal(request.commenter, signal))
+            return "no run"
+        return f"signalled {signal}"
+
+    async def _react(self, request: CommandRequest, content: Reaction) -> None:
+        await github_call(
+            GitHubActivities.react,
+            ReactInput(
+                installation_id=request.installation_id,
+                repo=request.repo,
+                comment_kind=request.comment_kind,
+                comment_id=request.comment_id,
+                content=content,
+            ),
+        )
+
+    async def _reply(self, request: CommandRequest, body: str) -> None:
+        await github_call(
+            GitHubActivities.reply,
+            ReplyInput(
+                installation_id=request.installation_id,
+                repo=request.repo,
+                issue_number=request.issue_number,
+                comment_kind=request.comment_kind,
+                comment_id=request.comment_id,
+                body=body,
+            ),
+        )

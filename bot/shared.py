@@ -1,0 +1,55 @@
+"""Typed inputs and names shared by the webhook side, the workflows and the activities."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from bot.commands import Command
+
+
+class CommentKind(StrEnum):
+    ISSUE = "issue_comment"
+    REVIEW = "review_comment"
+
+
+class RepoRef(BaseModel, frozen=True):
+    id: int
+    owner: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class CommandRequest(BaseModel, frozen=True):
+    """One `/orchestrate` comment, as the webhook saw it. Everything after this is a workflow."""
+
+    delivery_id: str
+    installation_id: int
+    repo: RepoRef
+    issue_number: int
+    is_pull_request: bool
+    issue_title: str
+    issue_body: str
+    comment_id: int
+    comment_kind: CommentKind
+    comment_url: str
+    commenter: str
+    command: Command
+    # Review-thread context (follow-ups on a pull request the app opened).
+    review_path: str | None = None
+    review_line: int | None = None
+    review_diff_hunk: str | None = None
+
+
+def command_workflow_id(repo_id: int, comment_kind: CommentKind, comment_id: int) -> str:
+    """One workflow per comment: a redelivered webhook maps to the same id and starts nothing."""
+    return f"orchestrate-cmd-{repo_id}-{comment_kind.value}-{comment_id}"
+
+
+def run_workflow_id(repo_id: int, issue_number: int) -> str:
+    """One run per issue (or pull request) at a time: a second start while it runs conflicts."""
+    return f"orchestrate-run-{repo_id}-{issue_number}"

@@ -1,0 +1,72 @@
+"""Temporal glue: connecting a client, building the worker, starting command workflows."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.worker import Worker
+
+from bot.activities import GitHubActivities, TemporalActivities
+from bot.command_workflow import CommandWorkflow
+from bot.github import GitHubApp
+from bot.shared import CommandRequest, command_workflow_id
+from bot.workflow import RunWorkflow
+
+
+async def connect(address: str, namespace: str = "default") -> Client:
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+
+
+class TemporalStarter:
+    """The webhook side's only way to act: start the command workflow for a comment."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    async def start_command(self, request: CommandRequest) -> str:
+        workflow_id = command_workflow_id(request.repo.id, request.comment_kind, request.comment_id)
+        # A redelivery of a comment already handled (or being handled) starts nothing.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await self.client.start_workflow(
+                CommandWorkflow.run,
+                request,
+                id=workflow_id,
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        return workflow_id
+
+
+def activity_objects(client: Client, app: GitHubApp) -> list[Any]:
+    github = GitHubActivities(app)
+    temporal = TemporalActivities(client)
+    return [
+        github.check_permission,
+        github.react,
+        github.reply,
+        github.edit_comment,
+        temporal.signal_run,
+        temporal.run_link,
+    ]
+
+
+def build_worker(
+    client: Client, task_queue: str, activities: Sequence[Any], *, max_concurrent: int = 50
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CommandWorkflow, RunWorkflow],
+        activities=list(activities),
+        max_concurrent_activities=max_concurrent,
+    )
