@@ -1,0 +1,1 @@
+"""The agents: tool-use loop, tools and role prompts."""
