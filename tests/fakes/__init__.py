@@ -1,0 +1,12 @@
+"""Fakes that tests run against: a scripted Anthropic Messages API server on loopback."""
+
+from tests.fakes.model_server import (
+    RecordedRequest,
+    Script,
+    ScriptedModel,
+    ToolCall,
+    Turn,
+    classify_request,
+)
+
+__all__ = ["RecordedRequest", "Script", "ScriptedModel", "ToolCall", "Turn", "classify_request"]
