@@ -1,0 +1,307 @@
+"""Which agent wrote which hunk of the final diff, and the markdown table that says so.
+
+Pure: the inputs are git output strings (see bot/githistory.py, whose `attribute_range` runs
+the commands). Added lines are attributed by `git blame` of the head; removed lines by following
+each base line through the commits' patches to the commit that removed it. Counts come from the
+final diff itself, so the totals always equal `git diff --numstat base...head`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Literal
+
+from pydantic import BaseModel
+
+from bot.gitparse import (
+    UNKNOWN_AGENT,
+    FileDiff,
+    FileStatus,
+    RawHunk,
+    parse_blame_porcelain,
+    parse_commit_patches,
+    parse_diff,
+)
+
+HunkKind = Literal["lines", "binary", "renamed", "mode", "empty"]
+_ROLE_ORDER = ("implement", "test", "docs", "orchestrator")
+_UNSAFE_AGENT = re.compile(r"[^A-Za-z0-9_.-]")
+SHORT_SHA = 7
+
+
+class LineCount(BaseModel):
+    added: int = 0
+    removed: int = 0
+
+
+class Hunk(BaseModel):
+    """One hunk of the final diff (or one whole file when it has no text hunks)."""
+
+    path: str  # the name at head; the old name when the file was deleted
+    old_path: str | None  # None for an added file
+    status: FileStatus
+    kind: HunkKind = "lines"
+    new_start: int
+    new_count: int
+    old_start: int
+    old_count: int
+    added: int
+    removed: int
+    agents: list[str]
+    commits: list[str]
+    lines_by_agent: dict[str, LineCount]
+
+
+class Attribution(BaseModel):
+    hunks: list[Hunk]
+    totals_by_agent: dict[str, LineCount]
+    total_added: int
+    total_removed: int
+
+
+def follow_line(line: int, hunks: Iterable[RawHunk]) -> int | None:
+    """Where old line `line` sits after a -U0 patch of its file; None if the patch removes it."""
+    shift = 0
+    for hunk in hunks:
+        if hunk.old_count and hunk.old_start <= line < hunk.old_start + hunk.old_count:
+            return None
+        # "-a,0" inserts after line a; "-a,b" replaces lines a..a+b-1.
+        first_after = hunk.old_start + (hunk.old_count or 1)
+        if line < first_after:
+            break
+        shift += hunk.new_count - hunk.old_count
+    return line + shift
+
+
+def trace_removals(
+    history: list[tuple[str, list[FileDiff]]], lines: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], str]:
+    """For each (base path, base line), the sha of the first commit in `history` removing it.
+
+    Lines that survive every patch (the final diff aligned them differently) are left out.
+    """
+    alive = {line: line for line in lines}  # base (path, line) → where it is now
+    removed: dict[tuple[str, int], str] = {}
+    for sha, files in history:
+        by_old = {f.old_path: f for f in files if f.old_path is not None}
+        for base, (path, position) in list(alive.items()):
+            change = by_old.get(path)
+            if change is None:
+                continue
+            moved = follow_line(position, change.hunks)
+            if moved is None or change.new_path is None:
+                removed[base] = sha
+                del alive[base]
+            else:
+                alive[base] = (change.new_path, moved)
+    return removed
+
+
+def _kind(file: FileDiff) -> HunkKind:
+    if file.binary:
+        return "binary"
+    if file.status == "renamed":
+        return "renamed"
+    return "mode" if file.mode_changed else "empty"
+
+
+def _role_rank(agent: str) -> tuple[int, str]:
+    """Totals list the known roles first, then others alphabetically, "unknown" last."""
+    if agent in _ROLE_ORDER:
+        return _ROLE_ORDER.index(agent), agent
+    return len(_ROLE_ORDER) + (agent == UNKNOWN_AGENT), agent
+
+
+def _lines_hunk(
+    file: FileDiff,
+    raw: RawHunk,
+    added: list[str | None],
+    removed: list[str | None],
+    agents_by_commit: Mapping[str, str],
+) -> Hunk:
+    """A text hunk from the commit of each of its added and removed lines (None: not found)."""
+
+    def agent_of(sha: str | None) -> str:
+        return agents_by_commit.get(sha, UNKNOWN_AGENT) if sha else UNKNOWN_AGENT
+
+    added_by = Counter(agent_of(sha) for sha in added)
+    removed_by = Counter(agent_of(sha) for sha in removed)
+    rank = {sha: index for index, sha in enumerate(agents_by_commit)}
+    commits = sorted({sha for sha in added + removed if sha in rank}, key=rank.__getitem__)
+    agents = list(dict.fromkeys([agents_by_commit[sha] for sha in commits]))
+    agents += [agent for agent in (added_by + removed_by) if agent not in agents]
+    return Hunk(
+        path=file.path,
+        old_path=file.old_path,
+        status=file.status,
+        new_start=raw.new_start,
+        new_count=raw.new_count,
+        old_start=raw.old_start,
+        old_count=raw.old_count,
+        added=len(added),
+        removed=len(removed),
+        agents=agents,
+        commits=commits,
+        lines_by_agent={a: LineCount(added=added_by[a], removed=removed_by[a]) for a in agents},
+    )
+
+
+def _whole_file(
+    file: FileDiff,
+    history: list[tuple[str, list[FileDiff]]],
+    agents_by_commit: Mapping[str, str],
+) -> Hunk:
+    """A file without text lines (binary, pure rename, mode change, empty): no blame exists,
+    so it goes to the commits whose patches touched either of its names."""
+    names = {file.old_path, file.new_path} - {None}
+    commits = [
+        sha
+        for sha, changes in history
+        if any({change.old_path, change.new_path} & names for change in changes)
+    ]
+    agents = list(dict.fromkeys(agents_by_commit.get(sha, UNKNOWN_AGENT) for sha in commits))
+    return Hunk(
+        path=file.path,
+        old_path=file.old_path,
+        status=file.status,
+        kind=_kind(file),
+        new_start=0,
+        new_count=0,
+        old_start=0,
+        old_count=0,
+        added=0,
+        removed=0,
+        agents=agents or [UNKNOWN_AGENT],
+        commits=commits,
+        lines_by_agent={},
+    )
+
+
+def attribute(
+    diff_text: str,
+    blames: Mapping[str, str],
+    removals: str,
+    agents_by_commit: Mapping[str, str],
+) -> Attribution:
+    """Attribute every hunk of a -U0 diff to the agents whose commits wrote its lines.
+
+    diff_text: `git diff -U0 base...head`. blames: head path → `git blame --line-porcelain`
+    over base..head. removals: `commit_patches` output (first-parent -U0 patches of
+    base..head, oldest first). agents_by_commit: every commit of base..head → its
+    Orchestrate-Agent role, oldest first. A line whose commit is not in agents_by_commit (or
+    is not found at all) counts as "unknown".
+    """
+    files = parse_diff(diff_text)
+    history = parse_commit_patches(removals)
+    removed_by = trace_removals(
+        history,
+        (
+            (f.old_path, line)
+            for f in files
+            if f.old_path is not None
+            for h in f.hunks
+            for line in range(h.old_start, h.old_start + h.old_count)
+        ),
+    )
+    hunks: list[Hunk] = []
+    for file in files:
+        if file.binary or not file.hunks:
+            hunks.append(_whole_file(file, history, agents_by_commit))
+            continue
+        blamed = parse_blame_porcelain(blames.get(file.new_path or "", ""))
+        for raw in file.hunks:
+            old_lines = range(raw.old_start, raw.old_start + raw.old_count)
+            new_lines = range(raw.new_start, raw.new_start + raw.new_count)
+            removed = [removed_by.get((file.old_path or "", n)) for n in old_lines]
+            added = [blamed.get(n) for n in new_lines]
+            hunks.append(_lines_hunk(file, raw, added, removed, agents_by_commit))
+
+    totals: dict[str, LineCount] = {}
+    for hunk in hunks:
+        for agent in hunk.agents:  # an agent that only touched a binary file still gets a row
+            totals.setdefault(agent, LineCount())
+        for agent, count in hunk.lines_by_agent.items():
+            total = totals.setdefault(agent, LineCount())
+            total.added += count.added
+            total.removed += count.removed
+    return Attribution(
+        hunks=hunks,
+        totals_by_agent=dict(sorted(totals.items(), key=lambda item: _role_rank(item[0]))),
+        total_added=sum(h.added for h in hunks),
+        total_removed=sum(h.removed for h in hunks),
+    )
+
+
+# ---- rendering ----------------------------------------------------------------------------
+
+
+def _code(text: str) -> str:
+    """A code span that survives any path: fence longer than its backtick runs, pipes escaped
+    (GFM splits table cells before it parses code), control characters made visible."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    escaped = text.replace("|", "\\|")
+    return f"{fence}{pad}{escaped}{pad}{fence}"
+
+
+def _agent(name: str) -> str:
+    # Trailer values are not trusted markdown: no mentions, links or HTML.
+    return _UNSAFE_AGENT.sub("_", name)[:40] or "_"
+
+
+def _url(url: str) -> str:
+    for char, code in (("|", "%7C"), (" ", "%20"), ("(", "%28"), (")", "%29"), ("<", "%3C")):
+        url = url.replace(char, code)
+    return url
+
+
+def _lines_cell(hunk: Hunk, blob_url: Callable[[str, int], str] | None) -> str:
+    if hunk.kind != "lines":
+        return {"binary": "(binary)", "renamed": "(renamed)", "mode": "(mode changed)"}.get(
+            hunk.kind, "(deleted)" if hunk.status == "deleted" else "(empty)"
+        )
+    if hunk.new_count == 0:
+        return "(deleted)"
+    last = hunk.new_start + hunk.new_count - 1
+    text = f"L{hunk.new_start}" if last == hunk.new_start else f"L{hunk.new_start}–L{last}"
+    return f"[{text}]({_url(blob_url(hunk.path, hunk.new_start))})" if blob_url else text
+
+
+def _file_cell(hunk: Hunk) -> str:
+    if hunk.old_path is not None and hunk.old_path != hunk.path:
+        return f"{_code(hunk.old_path)} → {_code(hunk.path)}"
+    return _code(hunk.path)
+
+
+def render_table(
+    attr: Attribution,
+    *,
+    blob_url: Callable[[str, int], str] | None = None,
+    max_rows: int | None = None,
+) -> str:
+    """The markdown table: one row per hunk, then a totals row per agent and one overall.
+
+    blob_url(path, line) links each line range; max_rows caps the hunk rows (PR bodies have a
+    size limit) with one summary row for the rest, so the totals stay complete.
+    """
+    rows = ["| File | Lines | Agent(s) | Commit(s) | +/- |", "|---|---|---|---|---|"]
+    shown = attr.hunks if max_rows is None else attr.hunks[:max_rows]
+    for h in shown:
+        agents = ", ".join(_agent(a) for a in h.agents)
+        commits = ", ".join(sha[:SHORT_SHA] for sha in h.commits)
+        counts = f"+{h.added}/-{h.removed}"
+        rows.append(
+            f"| {_file_cell(h)} | {_lines_cell(h, blob_url)} | {agents} | {commits} | {counts} |"
+        )
+    rest = attr.hunks[len(shown) :]
+    if rest:
+        added, removed = sum(h.added for h in rest), sum(h.removed for h in rest)
+        rows.append(f"| … {len(rest)} more hunks | | | | +{added}/-{removed} |")
+    for agent, count in attr.totals_by_agent.items():
+        rows.append(f"| **Total** | | {_agent(agent)} | | +{count.added}/-{count.removed} |")
+    rows.append(f"| **Total** | | **all** | | +{attr.total_added}/-{attr.total_removed} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,108 @@
+"""Read-only history commands for attribution: diff, blame, trailer log, per-commit patches,
+and `attribute_range`, the adapter that feeds their output to the pure bot/attribution.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.attribution import Attribution, attribute
+from bot.errors import GitError
+from bot.gitparse import AGENT_TRAILER, parse_agent_log, parse_diff
+from bot.gitrun import DEFAULT_TIMEOUT, run_git
+
+_BLAME_CONCURRENCY = 8
+# Plain patches whatever the repository says: no external diff drivers, no textconv filters.
+_PATCH_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "-U0")
+
+
+def _rev(rev: str) -> str:
+    if not rev or rev.startswith("-"):
+        raise GitError(f"invalid revision {rev!r}")
+    return rev
+
+
+async def _git(repo: Path, args: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> str:
+    return (await run_git(args, cwd=repo, timeout=timeout)).stdout
+
+
+async def merge_base(repo: Path, base: str, head: str) -> str:
+    return (await _git(repo, ["merge-base", _rev(base), _rev(head)])).strip()
+
+
+async def diff_hunks(repo: Path, base: str, head: str) -> str:
+    """Raw `git diff -U0 base...head`: what head's side changed since the merge base."""
+    return await _git(repo, ["diff", *_PATCH_OPTIONS, f"{_rev(base)}...{_rev(head)}", "--"])
+
+
+async def diff_numstat(repo: Path, base: str, head: str) -> str:
+    """Raw `git diff --numstat base...head` (binary files count "-")."""
+    return await _git(repo, ["diff", "--numstat", "-M", f"{_rev(base)}...{_rev(head)}", "--"])
+
+
+async def blame_porcelain(
+    repo: Path, rev: str, path: str, ranges: Sequence[tuple[int, int]] = ()
+) -> str:
+    """`git blame --line-porcelain rev -- path`, limited to inclusive line ranges if given.
+
+    `rev` may be a range `A..B`: lines older than A are then reported at the boundary.
+    """
+    limits = [f"-L{start},{end}" for start, end in ranges]
+    return await _git(repo, ["blame", "--line-porcelain", *limits, _rev(rev), "--", path])
+
+
+async def log_with_trailers(repo: Path, base: str, head: str) -> str:
+    """Commits of base..head, oldest first, as `sha FIELD_SEP agent-trailer-values RECORD_SEP`."""
+    trailer = f"%(trailers:key={AGENT_TRAILER},valueonly,separator=%x2C)"
+    fmt = f"--format=%H%x1f{trailer}%x1e"  # %x1f, %x1e: gitparse.FIELD_SEP, RECORD_SEP
+    return await _git(repo, ["log", "--reverse", fmt, f"{_rev(base)}..{_rev(head)}", "--"])
+
+
+async def commit_patches(repo: Path, base: str, head: str) -> str:
+    """Each first-parent commit of base..head, oldest first: RECORD_SEP, sha, its -U0 patch.
+
+    Attribution follows base lines through these patches to find the commit removing each.
+    """
+    return await _git(
+        repo,
+        [
+            "log",
+            "--reverse",
+            "--first-parent",
+            "--diff-merges=first-parent",
+            "-p",
+            *_PATCH_OPTIONS,
+            "--format=%x1e%H",
+            f"{_rev(base)}..{_rev(head)}",
+            "--",
+        ],
+    )
+
+
+async def attribute_range(repo: Path, base: str, head: str) -> Attribution:
+    """Attribute every hunk of `git diff base...head` in `repo` to agents (see attribution.py)."""
+    start = await merge_base(repo, base, head)
+    diff_text, trailers, patches = await asyncio.gather(
+        diff_hunks(repo, start, head),
+        log_with_trailers(repo, start, head),
+        commit_patches(repo, start, head),
+    )
+    wanted: dict[str, list[tuple[int, int]]] = {}
+    for file in parse_diff(diff_text):
+        if file.new_path is not None and not file.binary:
+            ranges = [(h.new_start, h.new_start + h.new_count - 1) for h in file.hunks]
+            ranges = [r for r in ranges if r[1] >= r[0]]
+            if ranges:
+                wanted[file.new_path] = ranges
+
+    gate = asyncio.Semaphore(_BLAME_CONCURRENCY)
+
+    async def blame(path: str, ranges: list[tuple[int, int]]) -> tuple[str, str]:
+        async with gate:
+            # The range stops blame at the merge base: older lines are not this run's work.
+            return path, await blame_porcelain(repo, f"{start}..{head}", path, ranges)
+
+    blames = dict(await asyncio.gather(*(blame(p, r) for p, r in wanted.items())))
+    return attribute(diff_text, blames, patches, parse_agent_log(trailers))

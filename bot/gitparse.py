@@ -1,0 +1,231 @@
+"""Pure parsers of git output: unified diffs (-U0), blame --line-porcelain, trailer logs.
+
+No I/O here; the commands that produce these texts live in bot/gitops.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+AGENT_TRAILER = "Orchestrate-Agent"
+UNKNOWN_AGENT = "unknown"
+
+# Separators chosen for `git log --format`: they cannot occur in a sha or a trailer value.
+RECORD_SEP = "\x1e"
+FIELD_SEP = "\x1f"
+
+_HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+_C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+FileStatus = Literal["added", "deleted", "renamed", "modified"]
+
+
+@dataclass(frozen=True)
+class RawHunk:
+    """One `@@ -old_start,old_count +new_start,new_count @@` block of a -U0 diff."""
+
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+
+
+@dataclass
+class FileDiff:
+    """One file of a diff. A path is None on the side where the file does not exist."""
+
+    old_path: str | None
+    new_path: str | None
+    binary: bool = False
+    mode_changed: bool = False
+    hunks: list[RawHunk] = field(default_factory=list)
+
+    @property
+    def status(self) -> FileStatus:
+        if self.old_path is None:
+            return "added"
+        if self.new_path is None:
+            return "deleted"
+        return "renamed" if self.old_path != self.new_path else "modified"
+
+    @property
+    def path(self) -> str:
+        """The name the file has at the end (or had, when deleted)."""
+        name = self.new_path if self.new_path is not None else self.old_path
+        assert name is not None
+        return name
+
+    @property
+    def added(self) -> int:
+        return sum(h.new_count for h in self.hunks)
+
+    @property
+    def removed(self) -> int:
+        return sum(h.old_count for h in self.hunks)
+
+
+def unquote_path(text: str) -> str:
+    """Undo git's C-style quoting of a path ("a\\tb" with octal escapes for raw bytes)."""
+    if len(text) < 2 or not (text.startswith('"') and text.endswith('"')):
+        return text
+    body, out, i = text[1:-1], bytearray(), 0
+    while i < len(body):
+        char = body[i]
+        if char != "\\" or i + 1 == len(body):
+            out += char.encode("utf-8", "surrogateescape")
+            i += 1
+        elif body[i + 1] in _C_ESCAPES:
+            out.append(_C_ESCAPES[body[i + 1]])
+            i += 2
+        else:
+            out.append(int(body[i + 1 : i + 4], 8))
+            i += 4
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _strip_prefix(path: str, prefix: str) -> str | None:
+    if path == "/dev/null":
+        return None
+    path = unquote_path(path.removesuffix("\t"))  # git adds a tab after names with spaces
+    return path.removeprefix(prefix)
+
+
+def _quoted_end(text: str) -> int:
+    """Index of the quote closing the C-quoted string that starts text."""
+    i = 1
+    while text[i] != '"':
+        i += 2 if text[i] == "\\" else 1
+    return i
+
+
+def _header_paths(rest: str) -> tuple[str, str] | None:
+    """Paths from `diff --git <rest>`; None when spaces make an unquoted pair ambiguous."""
+    try:
+        if rest.startswith('"'):
+            end = _quoted_end(rest)
+            old, new = rest[: end + 1], rest[end + 2 :]
+        elif rest.endswith('"'):
+            old, _, new = rest.partition(' "')
+            new = '"' + new
+        else:
+            # Unquoted and not renamed: "a/X b/X", so X is half of what is left.
+            half = (len(rest) - 5) // 2
+            old, new = rest[: half + 2], rest[half + 3 :]
+            if old[2:] != new[2:]:
+                return None
+    except IndexError:
+        return None
+    return unquote_path(old)[2:], unquote_path(new)[2:]
+
+
+def parse_diff(text: str) -> list[FileDiff]:
+    """Parse `git diff -U0` (or the patch part of `git log -p -U0`) into files and hunks."""
+    files: list[FileDiff] = []
+    current: FileDiff | None = None
+    old_left = new_left = 0  # lines still expected in the current hunk
+    for line in text.split("\n"):
+        if old_left or new_left:
+            # Inside a hunk the counts decide, so a removed line "-- a/x" is never a header.
+            if line.startswith("-") and old_left:
+                old_left -= 1
+                continue
+            if line.startswith("+") and new_left:
+                new_left -= 1
+                continue
+            if line.startswith("\\"):
+                continue
+            old_left = new_left = 0
+        if line.startswith("diff --git "):
+            paths = _header_paths(line[len("diff --git ") :])
+            current = FileDiff(*(paths or (None, None)))
+            files.append(current)
+        elif current is None or line.startswith("\\"):
+            continue
+        elif line.startswith("@@ "):
+            match = _HUNK_HEADER.match(line)
+            if match is None:
+                continue
+            old_start, old_count, new_start, new_count = match.groups()
+            hunk = RawHunk(
+                old_start=int(old_start),
+                old_count=1 if old_count is None else int(old_count),
+                new_start=int(new_start),
+                new_count=1 if new_count is None else int(new_count),
+            )
+            current.hunks.append(hunk)
+            old_left, new_left = hunk.old_count, hunk.new_count
+        elif line.startswith(("rename from ", "copy from ")):
+            current.old_path = unquote_path(line.split(" ", 2)[2])
+        elif line.startswith(("rename to ", "copy to ")):
+            current.new_path = unquote_path(line.split(" ", 2)[2])
+        elif line.startswith("--- "):
+            current.old_path = _strip_prefix(line[4:], "a/")
+        elif line.startswith("+++ "):
+            current.new_path = _strip_prefix(line[4:], "b/")
+        elif line.startswith("new file mode "):
+            current.old_path = None
+        elif line.startswith("deleted file mode "):
+            current.new_path = None
+        elif line.startswith("old mode "):
+            current.mode_changed = True
+        elif line.startswith("Binary files ") or line == "GIT binary patch":
+            current.binary = True
+    return files
+
+
+def parse_blame_porcelain(text: str) -> dict[int, str]:
+    """Map each final line number to the sha of the commit that last changed it."""
+    lines: dict[int, str] = {}
+    for line in text.split("\n"):
+        if not line or line.startswith("\t"):
+            continue
+        fields = line.split(" ")
+        if len(fields) >= 3 and _SHA.match(fields[0]) and fields[2].isdigit():
+            lines[int(fields[2])] = fields[0]
+    return lines
+
+
+def parse_agent_log(text: str) -> dict[str, str]:
+    """Map sha → agent role from `log_with_trailers` output, in the log's (oldest-first) order.
+
+    A commit without the trailer is UNKNOWN_AGENT; with several (which commit_all prevents),
+    the last one wins, as git's own trailer handling does for a single-valued key.
+    """
+    agents: dict[str, str] = {}
+    for record in text.split(RECORD_SEP):
+        sha, _, trailers = record.strip("\n").partition(FIELD_SEP)
+        if not _SHA.match(sha):
+            continue
+        values = [v.strip() for v in trailers.split(",") if v.strip()]
+        agents[sha] = values[-1] if values else UNKNOWN_AGENT
+    return agents
+
+
+def parse_commit_patches(text: str) -> list[tuple[str, list[FileDiff]]]:
+    """Split `commit_patches` output (records of sha + -U0 patch) into per-commit diffs."""
+    commits: list[tuple[str, list[FileDiff]]] = []
+    for record in text.split(RECORD_SEP):
+        sha, _, patch = record.partition("\n")
+        if _SHA.match(sha.strip()):
+            commits.append((sha.strip(), parse_diff(patch)))
+    return commits
+
+
+def parse_numstat(text: str) -> list[tuple[int | None, int | None, str]]:
+    """`git diff --numstat` lines as (added, removed, path); None counts for binary files."""
+    rows: list[tuple[int | None, int | None, str]] = []
+    for line in text.splitlines():
+        parts = line.split("\t", 2)
+        if len(parts) == 3:
+            added, removed, path = parts
+            rows.append(
+                (
+                    None if added == "-" else int(added),
+                    None if removed == "-" else int(removed),
+                    path,
+                )
+            )
+    return rows

@@ -1,0 +1,216 @@
+"""The one helper that runs git: argument lists, explicit cwd, a clean environment, a timeout
+that kills the whole process group, and a token that never reaches a command line or a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import re
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import GitError
+
+DEFAULT_TIMEOUT = 300.0
+_STDERR_TAIL_CHARS = 1500
+
+# Host variables git may legitimately need (proxies, CA bundles); nothing else is inherited.
+_INHERITED = (
+    "PATH",
+    "TMPDIR",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "GIT_SSL_CAINFO",
+)
+
+# Settings every command gets, whatever the host or repository configuration says.
+_FIXED_CONFIG = (
+    ("core.hooksPath", os.devnull),  # repository content is untrusted: never run its hooks
+    ("gc.auto", "0"),  # no background gc racing the other worktrees of a shared mirror
+    ("maintenance.auto", "false"),
+    ("commit.gpgSign", "false"),
+    ("core.quotePath", "false"),  # UTF-8 paths verbatim; only control characters are quoted
+    ("init.defaultBranch", "main"),
+    ("advice.detachedHead", "false"),
+)
+
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+@dataclass(frozen=True)
+class GitIdentity:
+    """Author and committer of every commit the app makes."""
+
+    name: str = "orchestrate[bot]"
+    email: str = "orchestrate[bot]@users.noreply.github.com"
+
+
+BOT_IDENTITY = GitIdentity()
+
+
+@dataclass(frozen=True)
+class GitResult:
+    """A finished command; stdout and stderr are already scrubbed of the token."""
+
+    command: str
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def error(self, what: str | None = None) -> GitError:
+        detail = _URL_CREDENTIALS.sub("***@", self.stderr.strip() or self.stdout.strip())
+        if len(detail) > _STDERR_TAIL_CHARS:
+            detail = "…" + detail[-_STDERR_TAIL_CHARS:]
+        head = what or f"{self.command} failed (exit {self.returncode})"
+        return GitError(f"{head}: {detail}" if detail else head)
+
+
+def auth_header(token: str) -> str:
+    """The header GitHub accepts for an installation token over smart HTTP."""
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
+    return f"Authorization: Basic {basic}"
+
+
+def git_env(
+    *,
+    home: Path | None,
+    token: str | None,
+    identity: GitIdentity = BOT_IDENTITY,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The whole environment of a git process (nothing else from ours leaks in)."""
+    env = {key: value for key in _INHERITED if (value := os.environ.get(key)) is not None}
+    env.setdefault("PATH", os.defpath)
+    env.update(
+        # A missing HOME directory is fine: global config is off and git ignores absent files.
+        HOME=str(home) if home is not None else "/nonexistent",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_EDITOR="true",
+        GIT_SEQUENCE_EDITOR="true",
+        GIT_MERGE_AUTOEDIT="no",
+        LC_ALL="C",
+        LANGUAGE="C",
+        GIT_AUTHOR_NAME=identity.name,
+        GIT_AUTHOR_EMAIL=identity.email,
+        GIT_COMMITTER_NAME=identity.name,
+        GIT_COMMITTER_EMAIL=identity.email,
+    )
+    config = list(_FIXED_CONFIG)
+    if token:
+        # In the environment, not in argv or the remote URL: invisible to `ps`, never written
+        # to .git/config, never echoed by git in an error.
+        config.append(("http.extraHeader", auth_header(token)))
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for index, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    if extra:
+        env.update(extra)
+    return env
+
+
+def command_name(args: Sequence[str]) -> str:
+    """`git <subcommand>` for messages: never the arguments, which may carry paths or text."""
+    skip_next = False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+        elif arg in ("-c", "-C"):
+            skip_next = True
+        elif not arg.startswith("-"):
+            return f"git {arg}"
+    return "git"
+
+
+def scrub(text: str, token: str | None, *, urls: bool = True) -> str:
+    """Remove the token (raw or base64-encoded) and, if `urls`, URL credentials from text."""
+    if token:
+        text = text.replace(token, "***").replace(auth_header(token), "Authorization: ***")
+        text = text.replace(base64.b64encode(f"x-access-token:{token}".encode()).decode(), "***")
+    return _URL_CREDENTIALS.sub("***@", text) if urls else text
+
+
+async def run_git(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    home: Path | None = None,
+    token: str | None = None,
+    identity: GitIdentity = BOT_IDENTITY,
+    timeout: float = DEFAULT_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    check: bool = True,
+) -> GitResult:
+    """Run `git *args` in `cwd`; raise GitError on a non-zero exit (unless check=False)."""
+    name = command_name(args)
+    full_env = git_env(home=home, token=token, identity=identity, extra=env)
+    full_env["GIT_CEILING_DIRECTORIES"] = _ceiling(cwd)
+    spawn = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            "git",
+            *args,
+            cwd=cwd,
+            env=full_env,
+            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # own process group: a timeout kills helpers and aliases too
+        )
+    )
+    try:
+        # Shielded: cancelling asyncio's process creation midway can hang forever (CPython
+        # 3.11, seen under load); let it finish, then kill what it started.
+        proc = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        with contextlib.suppress(OSError):
+            await _kill_group(await asyncio.shield(spawn))
+        raise
+    except OSError as exc:
+        raise GitError(f"{name} could not start: {exc.strerror}") from None
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await proc.communicate(input.encode() if input is not None else None)
+    except TimeoutError:
+        await _kill_group(proc)
+        raise GitError(f"{name} timed out after {timeout:g}s") from None
+    except BaseException:  # cancelled: leave no git process behind
+        await _kill_group(proc)
+        raise
+    assert proc.returncode is not None
+    result = GitResult(
+        command=name,
+        returncode=proc.returncode,
+        # stdout may be file content (git show): only the token itself is ever taken out.
+        stdout=scrub(out.decode("utf-8", "surrogateescape"), token, urls=False),
+        stderr=scrub(err.decode("utf-8", "replace"), token),
+    )
+    if check and result.returncode != 0:
+        raise result.error()
+    return result
+
+
+def _ceiling(cwd: Path) -> str:
+    # git must not wander up from cwd into an enclosing repository.
+    return str(Path(cwd).absolute().parent)
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    await asyncio.shield(proc.wait())
