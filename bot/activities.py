@@ -44,13 +44,6 @@ class Posted(BaseModel):
     html_url: str
 
 
-class EditCommentInput(BaseModel):
-    installation_id: int
-    repo: RepoRef
-    comment_id: int
-    body: str
-
-
 class SignalInput(BaseModel):
     workflow_id: str
     signal: str
@@ -117,16 +110,6 @@ class GitHubActivities:
         except GitHubError as exc:
             raise final_error(exc) from exc
         return Posted(id=posted.id, html_url=posted.html_url)
-
-    @activity.defn
-    async def edit_comment(self, params: EditCommentInput) -> None:
-        gh = await self._installation(params.installation_id)
-        try:
-            await gh.update_comment(
-                params.repo.owner, params.repo.name, params.comment_id, params.body
-            )
-        except GitHubError as exc:
-            raise final_error(exc) from exc
 
 
 class TemporalActivities:

@@ -8,16 +8,26 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
+from temporalio.client import Client
 
+from bot.agents.model import AnthropicModel
 from bot.devserver import DevServer
 from bot.errors import BotError
 from bot.github import GitHubApp
+from bot.local_run import run_locally
 from bot.settings import Settings
-from bot.temporal import TemporalStarter, activity_objects, build_worker, connect
+from bot.temporal import (
+    TemporalStarter,
+    activity_objects,
+    build_worker,
+    connect,
+    github_run_activities,
+)
 from bot.webapp import create_app
 
 log = logging.getLogger("bot")
@@ -49,6 +59,37 @@ def load_settings(command: str, *, needs_github: bool) -> Settings:
     return settings
 
 
+def model_client(settings: Settings) -> AnthropicModel:
+    assert settings.anthropic_api_key is not None
+    return AnthropicModel(
+        api_key=settings.anthropic_api_key.get_secret_value(), base_url=settings.anthropic_base_url
+    )
+
+
+@contextlib.asynccontextmanager
+async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
+    """A client of TEMPORAL_ADDRESS, or of an embedded dev server started for the duration."""
+    devserver: DevServer | None = None
+    address = settings.temporal_address
+    if address is None:
+        devserver = DevServer(settings.temporal_state_file)
+        await devserver.start()
+        address = devserver.address
+    try:
+        yield await connect(address, settings.temporal_namespace)
+    finally:
+        if devserver is not None:
+            await devserver.stop()
+
+
+async def run_local(settings: Settings, repo: Path, task: str) -> int:
+    async with temporal_client(settings) as client:
+        progress, _ = await run_locally(
+            client, repo, task, model=model_client(settings), data_dir=settings.bot_data_dir
+        )
+    return 0 if progress.state.startswith("done") else 1
+
+
 def github_app(settings: Settings) -> GitHubApp:
     assert settings.github_app_id is not None
     return GitHubApp(settings.github_app_id, settings.private_key_pem(), settings.github_api_url)
@@ -60,34 +101,31 @@ async def serve(settings: Settings, *, with_worker: bool, with_web: bool = True)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
 
-    devserver: DevServer | None = None
-    address = settings.temporal_address
-    if address is None:
-        devserver = DevServer(settings.temporal_state_file)
-        await devserver.start()
-        address = devserver.address
-    try:
-        client = await connect(address, settings.temporal_namespace)
+    async with temporal_client(settings) as client:
         tasks: list[asyncio.Task[None]] = []
         worker = None
         if with_worker:
+            app = github_app(settings)
+            run = github_run_activities(
+                client, app, model_client(settings), settings.bot_data_dir, settings.price_table()
+            )
             worker = build_worker(
-                client, settings.temporal_task_queue, activity_objects(client, github_app(settings))
+                client, settings.temporal_task_queue, activity_objects(client, app, run)
             )
             tasks.append(asyncio.create_task(worker.run(), name="worker"))
         server = None
         if with_web:
             assert settings.github_webhook_secret is not None
-            app = create_app(
+            web = create_app(
                 settings.github_webhook_secret.get_secret_value().encode(),
                 TemporalStarter(client, settings.temporal_task_queue),
             )
             config = uvicorn.Config(
-                app, host=settings.host, port=settings.port, log_level=settings.log_level
+                web, host=settings.host, port=settings.port, log_level=settings.log_level
             )
             server = _Server(config)
             tasks.append(asyncio.create_task(server.serve(), name="web"))
-        log.info("bot is up (temporal %s)", address)
+        log.info("bot is up")
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -99,9 +137,6 @@ async def serve(settings: Settings, *, with_worker: bool, with_web: bool = True)
             await worker.shutdown()
         await asyncio.gather(*tasks, return_exceptions=True)
         stopped.cancel()
-    finally:
-        if devserver is not None:
-            await devserver.stop()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +147,9 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, help="listen port (default: PORT or 3000)")
     serve_cmd.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
     commands.add_parser("worker", help="a Temporal worker only (needs TEMPORAL_ADDRESS)")
+    run_cmd = commands.add_parser("run", help="run a task against a local repository, no GitHub")
+    run_cmd.add_argument("--repo", type=Path, default=Path("."), help="the git repository")
+    run_cmd.add_argument("task", help="what to do")
     return parser
 
 
@@ -134,6 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("bot worker: missing setting TEMPORAL_ADDRESS", file=sys.stderr)
                 return EXIT_CONFIG
             asyncio.run(serve(settings, with_worker=True, with_web=False))
+        elif args.command == "run":
+            settings = load_settings("run", needs_github=False)
+            if settings.anthropic_api_key is None:
+                print("bot run: missing setting ANTHROPIC_API_KEY", file=sys.stderr)
+                return EXIT_CONFIG
+            if not (args.repo / ".git").exists():
+                print(f"bot run: {args.repo} is not a git repository", file=sys.stderr)
+                return EXIT_CONFIG
+            return asyncio.run(run_local(settings, args.repo, args.task))
     except BotError as exc:
         print(f"bot {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.pricing import PriceTable
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_TASK_QUEUE = "orchestrate"
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "info"
+    orchestrate_prices: str | None = None  # JSON overrides of bot/pricing.py's table
+
+    def price_table(self) -> PriceTable:
+        table = PriceTable.default()
+        return table.with_overrides(self.orchestrate_prices) if self.orchestrate_prices else table
 
     @field_validator("github_api_url")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -13,8 +14,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
 
 from bot.activities import GitHubActivities, TemporalActivities
+from bot.agents.model import ModelClient
 from bot.command_workflow import CommandWorkflow
+from bot.forge import GitHubForge
 from bot.github import GitHubApp
+from bot.gitops import MirrorCache
+from bot.pricing import PriceTable
+from bot.run_activities import RunActivities
 from bot.shared import CommandRequest, command_workflow_id
 from bot.workflow import RunWorkflow
 
@@ -47,17 +53,38 @@ class TemporalStarter:
         return workflow_id
 
 
-def activity_objects(client: Client, app: GitHubApp) -> list[Any]:
+def activity_objects(client: Client, app: GitHubApp, run: RunActivities | None = None) -> list[Any]:
+    """Every activity a `bot serve`/`bot worker` process runs: commands, and runs when given."""
     github = GitHubActivities(app)
     temporal = TemporalActivities(client)
-    return [
+    commands = [
         github.check_permission,
         github.react,
         github.reply,
-        github.edit_comment,
         temporal.signal_run,
         temporal.run_link,
     ]
+    return commands + (run.activities() if run is not None else [])
+
+
+def github_run_activities(
+    client: Client, app: GitHubApp, model: ModelClient, data_dir: Path, prices: PriceTable
+) -> RunActivities:
+    return RunActivities(
+        GitHubForge(app),
+        cache=MirrorCache(data_dir / "git"),
+        work_root=data_dir / "work",
+        model=model,
+        client=client,
+        prices=prices,
+    )
+
+
+def build_run_worker(client: Client, task_queue: str, activities: Sequence[Any]) -> Worker:
+    """A worker for runs only (`bot run`: no comments to handle)."""
+    return Worker(
+        client, task_queue=task_queue, workflows=[RunWorkflow], activities=list(activities)
+    )
 
 
 def build_worker(

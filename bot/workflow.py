@@ -1,48 +1,480 @@
-"""The run workflow: one per issue at a time, started by a `/orchestrate <task>` command."""
+"""The run workflow: plan → (approval) → agents in parallel → reconcile rounds → one PR.
+
+Deterministic orchestration only: every side effect is an activity. The workflow holds the shared
+memory (writes arrive as a Temporal update) and the one status comment it edits in place.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel, Field
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from bot import render
-    from bot.activities import GitHubActivities, ReplyInput
-    from bot.calls import github_call
+    from bot import decisions, report
+    from bot.calls import GITHUB_RETRY, github_call
+    from bot.forge import Target
+    from bot.memory import Memory, MemoryWrite, Note
+    from bot.plan import Plan, Role
+    from bot.pricing import PriceTable
+    from bot.repo_config import RepoConfig
+    from bot.run_activities import RunActivities
+    from bot.run_io import (
+        AgentInput,
+        AgentProgress,
+        AttributeInput,
+        BranchInput,
+        ContextInput,
+        EditInput,
+        PlanInput,
+        PostInput,
+        PullInput,
+        ReactInput,
+        RunContext,
+        TestInput,
+        WarmInput,
+    )
+    from bot.run_models import AgentResult, AgentStatus, Span, TestRound, Usage
     from bot.shared import CommandRequest
+
+T = TypeVar("T")
+STATUS_EDIT_INTERVAL = timedelta(seconds=3)
+MODEL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=5,
+    non_retryable_error_types=["ModelRefused", "ConfigError"],
+)
+
+
+class RunCancelled(Exception):
+    pass
+
+
+class RunProgress(BaseModel):
+    """What `bot run` and the `/orchestrate` link show about a run while it goes."""
+
+    state: str = "planning"
+    link: str = ""
+    lines: dict[str, report.AgentLine] = Field(default_factory=dict)
+    rounds: list[TestRound] = Field(default_factory=list)
+    pr_url: str = ""
+    finished: bool = False
 
 
 @workflow.defn
 class RunWorkflow:
     def __init__(self) -> None:
-        self._link = ""
+        self._memory = Memory()
+        self._progress = RunProgress()
         self._cancelled_by: str | None = None
         self._approved_by: str | None = None
+        self._status_comment: int | None = None
+        self._dirty = False
+        self._closing = False
+        self._plan: Plan | None = None
+        self._title = ""
+        self._results: list[AgentResult] = []
+        self._spans: list[Span] = []
+        self._orchestrator = Usage()
+        self._prices: PriceTable | None = None
 
-    @workflow.run
-    async def run(self, request: CommandRequest) -> str:
-        task = request.command.task or request.issue_title
-        posted = await github_call(
-            GitHubActivities.reply,
-            ReplyInput(
-                installation_id=request.installation_id,
-                repo=request.repo,
-                issue_number=request.issue_number,
-                comment_kind=request.comment_kind,
-                comment_id=request.comment_id,
-                body=render.run_accepted(request.commenter, render.one_line(task)),
-            ),
-        )
-        self._link = posted.html_url
-        return "accepted"
-
-    @workflow.query
-    def link(self) -> str:
-        return self._link
+    # -- signals, queries, updates ---------------------------------------------------------------
 
     @workflow.signal
     def approve(self, by: str) -> None:
-        self._approved_by = by
+        self._approved_by = self._approved_by or by
 
     @workflow.signal
     def cancel(self, by: str) -> None:
-        self._cancelled_by = by
+        self._cancelled_by = self._cancelled_by or by
+
+    @workflow.signal
+    def agent_progress(self, progress: AgentProgress) -> None:
+        line = self._progress.lines.get(progress.role.value)
+        if line is not None and line.status is AgentStatus.RUNNING:
+            line.turns, line.tokens = progress.turns, progress.tokens
+            self._dirty = True
+
+    @workflow.query
+    def link(self) -> str:
+        return self._progress.link
+
+    @workflow.query
+    def progress(self) -> RunProgress:
+        return self._progress
+
+    @workflow.query
+    def memory(self) -> Memory:
+        return self._memory
+
+    @workflow.update
+    def write_memory(self, write: MemoryWrite) -> Note:
+        return self._memory.apply(write, at=workflow.now().isoformat())
+
+    @write_memory.validator
+    def _check_memory_write(self, write: MemoryWrite) -> None:
+        self._memory.model_copy(deep=True).apply(write, at="")
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: CommandRequest) -> RunProgress:
+        target = Target(
+            installation_id=request.installation_id,
+            repo=request.repo,
+            issue_number=request.issue_number,
+            comment_kind=request.comment_kind,
+            comment_id=request.comment_id,
+        )
+        started = workflow.now()
+        self._title = request.issue_title
+        publisher = asyncio.ensure_future(self._publish_status(target))
+        failure: Exception | None = None
+        # No `finally` with an await here: an evicted workflow is closed with GeneratorExit.
+        try:
+            await self._run(request, target, started)
+        except RunCancelled:
+            self._set_state(report.cancelled_state(self._cancelled_by or "someone"))
+            self._mark_unfinished(AgentStatus.CANCELLED)
+        except Exception as exc:
+            failure = exc
+            self._set_state(f"failed: {exc}")
+            self._mark_unfinished(AgentStatus.FAILED)
+        self._closing = True
+        await publisher
+        self._progress.finished = True
+        if failure is not None:
+            raise failure
+        return self._progress
+
+    def _mark_unfinished(self, status: AgentStatus) -> None:
+        for line in self._progress.lines.values():
+            if line.status in (AgentStatus.QUEUED, AgentStatus.RUNNING):
+                line.status = status
+
+    async def _run(self, request: CommandRequest, target: Target, started: datetime) -> None:
+        context: RunContext = await self._cancellable(
+            workflow.execute_activity_method(
+                RunActivities.run_context,
+                ContextInput(target=target),
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=GITHUB_RETRY,
+            )
+        )
+        if context.config is None:
+            await self._fail(target, context.config_error)
+            return
+        config = context.config
+        self._prices = context.prices
+        task = request.command.task or f"{request.issue_title}\n\n{request.issue_body}".strip()
+
+        plan_started = workflow.now()
+        planned = await self._cancellable(
+            workflow.execute_activity_method(
+                RunActivities.plan,
+                PlanInput(
+                    task=task,
+                    issue_title=request.issue_title,
+                    issue_body=request.issue_body,
+                    repo_summary=context.repo_summary,
+                    config=config,
+                ),
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=MODEL_RETRY,
+            )
+        )
+        self._orchestrator = self._orchestrator + planned.usage
+        self._span("plan", "plan", plan_started)
+        if planned.plan is None:
+            await self._fail(target, planned.error)
+            return
+        plan = self._plan = planned.plan
+        self._memory.plan = plan
+        self._progress.lines = {
+            role.value: report.AgentLine(status=AgentStatus.QUEUED) for role in plan.roles
+        }
+        waiting = config.require_approval
+        self._progress.state = "waiting for approval" if waiting else "running"
+        posted = await github_call(
+            RunActivities.post_comment, PostInput(target=target, body=self._status_body())
+        )
+        self._status_comment, self._progress.link = posted.id, posted.html_url
+        if waiting and not await self._approved(config):
+            self._set_state(report.approval_expired_state(config.approval_timeout_hours))
+            await github_call(
+                RunActivities.post_comment,
+                PostInput(
+                    target=target, body=report.approval_expired(config.approval_timeout_hours)
+                ),
+            )
+            return
+        self._set_state("running")
+        branch = decisions.scratch_branch(request.issue_number, task)
+        await workflow.execute_activity_method(
+            RunActivities.prepare_branch,
+            BranchInput(target=target, branch=branch, base_sha=context.base_sha),
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=GITHUB_RETRY,
+        )
+        if len(plan.roles) > 1:
+            warm_started = workflow.now()
+            self._orchestrator = self._orchestrator + await workflow.execute_activity_method(
+                RunActivities.warm_cache,
+                WarmInput(plan=plan, repo_summary=context.repo_summary, config=config),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=MODEL_RETRY,
+            )
+            self._span("warm cache", "plan", warm_started)
+        agent = AgentInput(
+            target=target,
+            run_workflow_id=workflow.info().workflow_id,
+            role=Role.IMPLEMENT,
+            round=1,
+            branch=branch,
+            plan=plan,
+            repo_summary=context.repo_summary,
+            config=config,
+        )
+        await self._cancellable(
+            asyncio.gather(*(self._agent(agent.model_copy(update={"role": r})) for r in plan.roles))
+        )
+        rounds, budget_note = await self._reconcile(target, agent, config, started)
+        await self._open_pull(request, target, context, config, branch, rounds, budget_note)
+
+    async def _reconcile(
+        self, target: Target, agent: AgentInput, config: RepoConfig, started: datetime
+    ) -> tuple[list[TestRound], str]:
+        """Test the scratch head; send failures back, up to max_rounds. Returns the rounds and
+        a note when a run budget stopped the loop."""
+        assert self._plan is not None
+        command = config.test_command or self._plan.test_command
+        rounds: list[TestRound] = []
+        if not command:
+            return rounds, ""
+        for number in range(1, config.max_rounds + 1):
+            self._set_state(f"testing (round {number} of {config.max_rounds})")
+            test_started = workflow.now()
+            result: TestRound = await self._cancellable(
+                workflow.execute_activity_method(
+                    RunActivities.run_tests,
+                    TestInput(
+                        target=target,
+                        branch=agent.branch,
+                        round=number,
+                        command=command,
+                        setup_command=config.setup_command,
+                        timeout_minutes=config.test_timeout_minutes,
+                    ),
+                    start_to_close_timeout=timedelta(minutes=config.test_timeout_minutes + 10),
+                    retry_policy=GITHUB_RETRY,
+                )
+            )
+            self._span(f"tests round {number}", "tests", test_started)
+            rounds.append(result)
+            self._progress.rounds = rounds
+            if result.passed or number == config.max_rounds:
+                break
+            reached = self._budget_reached(config, started)
+            if reached:
+                return rounds, f"The run budget was reached ({reached}); no further rounds ran."
+            fixer = decisions.choose_fixer(result.output_tail, self._plan.roles)
+            result.sent_to = fixer.value
+            self._set_state(f"fixing (round {number + 1}): {fixer.value}")
+            self._progress.lines[fixer.value].status = AgentStatus.QUEUED
+            await self._cancellable(
+                self._agent(
+                    agent.model_copy(
+                        update={
+                            "role": fixer,
+                            "round": number + 1,
+                            "feedback": decisions.trim_output(result.output_tail),
+                        }
+                    )
+                )
+            )
+        return rounds, ""
+
+    async def _open_pull(
+        self,
+        request: CommandRequest,
+        target: Target,
+        context: RunContext,
+        config: RepoConfig,
+        branch: str,
+        rounds: list[TestRound],
+        budget_note: str,
+    ) -> None:
+        assert self._plan is not None
+        self._set_state("opening the pull request")
+        pr_started = workflow.now()
+        attribution = await workflow.execute_activity_method(
+            RunActivities.attribute,
+            AttributeInput(target=target, branch=branch, base_sha=context.base_sha),
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=GITHUB_RETRY,
+        )
+        draft_reason = report.draft_reason(rounds, config.max_rounds, budget_note)
+        self._span("pull request", "pull request", pr_started)
+        body = report.pr_body(
+            plan=self._plan,
+            issue_number=None if request.is_pull_request else request.issue_number,
+            attribution_table=attribution.table,
+            rounds=rounds,
+            agents=self._results,
+            orchestrator=self._orchestrator,
+            orchestrator_model=config.models.planner,
+            prices=context.prices,
+            spans=self._spans,
+            memory=self._memory,
+            draft_reason=draft_reason,
+        )
+        pull = await github_call(
+            RunActivities.open_pull,
+            PullInput(
+                target=target,
+                head=branch,
+                base=context.default_branch,
+                title=report.pr_title(self._plan, request.issue_title),
+                body=body,
+                draft=draft_reason is not None,
+            ),
+        )
+        self._progress.pr_url = pull.html_url
+        await github_call(RunActivities.react, ReactInput(target=target, content="rocket"))
+        self._set_state("done (draft: tests still fail)" if draft_reason else "done")
+
+    # -- pieces ----------------------------------------------------------------------------------
+
+    async def _agent(self, agent: AgentInput) -> AgentResult:
+        line = self._progress.lines[agent.role.value]
+        line.status = AgentStatus.RUNNING
+        self._dirty = True
+        started = workflow.now()
+        try:
+            result: AgentResult = await workflow.execute_activity_method(
+                RunActivities.run_agent,
+                agent,
+                start_to_close_timeout=timedelta(minutes=agent.config.budget.agent_minutes + 5),
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(
+                    maximum_attempts=2, non_retryable_error_types=["ModelRefused"]
+                ),
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except ActivityError as exc:
+            if isinstance(exc.cause, ApplicationError) or not self._cancelled_by:
+                result = AgentResult(
+                    role=agent.role.value,
+                    round=agent.round,
+                    status=AgentStatus.FAILED,
+                    model=agent.config.models.for_role(agent.role),
+                    stop_reason=f"error: {exc.cause or exc}",
+                )
+            else:
+                raise
+        self._results.append(result)
+        line.status = result.status
+        line.turns += result.turns
+        line.tokens += result.usage.total
+        self._span(f"{agent.role.value} (round {agent.round})", "agents", started)
+        self._dirty = True
+        return result
+
+    async def _approved(self, config: RepoConfig) -> bool:
+        try:
+            await workflow.wait_condition(
+                lambda: self._approved_by is not None or self._cancelled_by is not None,
+                timeout=timedelta(hours=config.approval_timeout_hours),
+            )
+        except TimeoutError:
+            return False
+        if self._cancelled_by is not None:
+            raise RunCancelled
+        return True
+
+    async def _cancellable(self, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable` unless the run is cancelled first; then cancel it and wait for it
+        (agents stop at their next heartbeat and push nothing after that)."""
+        if self._cancelled_by is not None:
+            raise RunCancelled
+        task = asyncio.ensure_future(awaitable)
+        await workflow.wait_condition(lambda: task.done() or self._cancelled_by is not None)
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise RunCancelled
+        return task.result()
+
+    def _budget_reached(self, config: RepoConfig, started: datetime) -> str | None:
+        usage = decisions.total_usage(self._results, self._orchestrator)
+        dollars = report.run_cost(
+            self._results, self._orchestrator, config.models.planner, self._prices
+        )
+        return decisions.run_budget_reached(
+            tokens_used=usage.total,
+            dollars_used=dollars,
+            elapsed_minutes=(workflow.now() - started).total_seconds() / 60,
+            tokens=config.budget.tokens,
+            dollars=config.budget.dollars,
+            minutes=config.budget.minutes,
+        )
+
+    async def _fail(self, target: Target, reason: str) -> None:
+        self._progress.state = f"failed: {reason}"
+        await github_call(
+            RunActivities.post_comment, PostInput(target=target, body=report.run_failed(reason))
+        )
+
+    def _span(self, label: str, section: str, started: datetime) -> None:
+        self._spans.append(
+            Span(
+                label=label,
+                section=section,
+                start=started.isoformat(),
+                end=workflow.now().isoformat(),
+            )
+        )
+
+    def _set_state(self, state: str) -> None:
+        self._progress.state = state
+        self._dirty = True
+
+    def _status_body(self) -> str:
+        assert self._plan is not None
+        return report.plan_comment(
+            self._plan,
+            task_title=self._title,
+            states=self._progress.lines,
+            run_state=self._progress.state,
+            pr_url=self._progress.pr_url or None,
+            rounds=self._progress.rounds,
+        )
+
+    async def _publish_status(self, target: Target) -> None:
+        """Edit the one status comment as the run moves: in order, coalesced, at most every few
+        seconds, and once more at the end."""
+        while True:
+            await workflow.wait_condition(lambda: self._dirty or self._closing)
+            if self._dirty and self._status_comment is not None:
+                self._dirty = False
+                await github_call(
+                    RunActivities.edit_comment,
+                    EditInput(
+                        target=target, comment_id=self._status_comment, body=self._status_body()
+                    ),
+                )
+            else:
+                self._dirty = False
+            if self._closing and not self._dirty:
+                return
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._closing, timeout=STATUS_EDIT_INTERVAL)

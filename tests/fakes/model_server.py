@@ -48,6 +48,10 @@ class Turn:
     output_tokens: int | None = None  # None: estimated from the content
     retry_after: int = 1  # the retry-after header (seconds) of an error 429
     stop_reason: str | None = None  # None: "tool_use" when tool_calls, else "end_turn"
+    # Hold the answer until `parties` requests wait at the barrier of this name: proves
+    # concurrency without timing (sequential callers would never get past it).
+    barrier: str | None = None
+    parties: int = 0
 
 
 Script = list[Turn | Callable[[dict[str, Any]], Turn]]
@@ -241,6 +245,7 @@ class ScriptedModel:
         self._records: list[tuple[int, RecordedRequest]] = []
         self._arrivals = 0
         self._cached: set[str] = set()
+        self._barriers: dict[str, asyncio.Barrier] = {}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
@@ -355,6 +360,9 @@ class ScriptedModel:
             return answer(500, _error_body(500, f"scripted model server: {exc!r}"))
         latency = self._default_latency if turn.latency is None else turn.latency
         await asyncio.sleep(latency)  # never block the loop: concurrent requests overlap
+        if turn.barrier is not None:
+            barrier = self._barriers.setdefault(turn.barrier, asyncio.Barrier(turn.parties))
+            await barrier.wait()
         if turn.error is not None:
             extra = {"retry-after": str(turn.retry_after)} if turn.error == 429 else {}
             return answer(turn.error, _error_body(turn.error, "scripted error"), **extra)

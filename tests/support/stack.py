@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -56,4 +56,13 @@ async def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
+        await asyncio.sleep(0.05)
+
+
+async def eventually_async(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    """Like `eventually`, for a check that must await."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.05)

@@ -1,0 +1,83 @@
+"""The model adapter: one Messages API call, SDK errors mapped to ModelError at this boundary.
+
+The SDK's own retries are off (`max_retries=0`): Temporal retries the activity, and
+`ModelError.retryable` tells it whether trying again can help.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import anthropic
+from anthropic.types import Message
+
+from bot.errors import ModelError
+from bot.run_models import Usage
+
+__all__ = ["AnthropicModel", "ModelClient", "usage_of"]
+
+DEFAULT_TIMEOUT_S = 600.0
+_MAX_MESSAGE_CHARS = 500
+
+
+class ModelClient(Protocol):
+    async def create(self, **request: Any) -> Message:
+        """One `messages.create` call; raises ModelError."""
+        ...
+
+
+def is_retryable_status(status: int) -> bool:
+    """Rate limits, overload, timeouts and server errors pass; a bad request does not."""
+    return status in (408, 409, 429) or status >= 500
+
+
+class AnthropicModel:
+    """ModelClient over `anthropic.AsyncAnthropic`; `base_url` for any Messages API server."""
+
+    def __init__(
+        self, *, api_key: str, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> None:
+        self._api_key = api_key
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+        )
+
+    async def create(self, **request: Any) -> Message:
+        try:
+            message: Message = await self._client.messages.create(**request)
+        except anthropic.APIStatusError as exc:
+            status = exc.status_code
+            detail = f"{exc.type or 'error'}: {exc.api_message or 'no message'}"
+            raise ModelError(
+                self._safe(f"Messages API answered {status} ({detail})"),
+                retryable=is_retryable_status(status),
+                status=status,
+            ) from None  # `from None`: the SDK error's repr holds the request and its headers
+        except anthropic.APIConnectionError as exc:
+            kind = "timed out" if isinstance(exc, anthropic.APITimeoutError) else "failed"
+            raise ModelError(f"Messages API connection {kind}", retryable=True) from None
+        except anthropic.APIResponseValidationError:
+            raise ModelError("Messages API returned a response of unexpected shape") from None
+        except anthropic.AnthropicError as exc:
+            raise ModelError(self._safe(f"Messages API call failed: {exc}")) from None
+        return message
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _safe(self, text: str) -> str:
+        """Capped, and with the key removed should a server ever echo it back."""
+        if self._api_key:
+            text = text.replace(self._api_key, "[redacted]")
+        return text[:_MAX_MESSAGE_CHARS]
+
+
+def usage_of(message: Message) -> Usage:
+    """A response's token usage; cache fields are None when a server does not report them."""
+    usage = message.usage
+    return Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens or 0,
+        cache_write_tokens=usage.cache_creation_input_tokens or 0,
+    )

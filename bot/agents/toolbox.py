@@ -1,0 +1,161 @@
+"""An agent's tools behind one `call`: the text editor, `search`, `run` and `memory`.
+
+Every failure a tool call can meet (a refused path, a bad argument, a refused memory write, an
+unknown tool) comes back as a `ToolOutcome` with `is_error=True` and a short message for the
+model: the loop never sees an exception from a tool, and the model never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from bot.agents.context import EDITOR_TOOL, MEMORY_TOOL, RUN_TOOL, SEARCH_TOOL
+from bot.agents.fs_tools import DEFAULT_DENIED_WRITE_GLOBS, TextEditor, git_grep
+from bot.errors import MemoryRefused, PathRefused, SandboxError, ToolError
+from bot.memory import Memory, MemoryWrite, Note, WriteMode
+from bot.sandbox import SandboxLimits, run_sandboxed
+
+__all__ = ["MemoryPort", "ToolOutcome", "Toolbox"]
+
+log = logging.getLogger(__name__)
+
+RUN_TIMEOUT_S = 600.0
+RUN_OUTPUT_BYTES = 16_384
+_MAX_ERROR_CHARS = 1000
+_REFUSALS = (ToolError, PathRefused, MemoryRefused, SandboxError)
+
+
+class MemoryPort(Protocol):
+    """The run's shared memory as an agent reaches it (a Temporal update in production)."""
+
+    async def read(self) -> Memory: ...
+
+    async def write(self, write: MemoryWrite) -> Note: ...
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    text: str
+    is_error: bool = False
+    memory_version: int | None = None  # the memory version the agent has now seen, if any
+
+
+class Toolbox:
+    """The tools of one agent in one worktree."""
+
+    def __init__(
+        self,
+        worktree: Path,
+        memory: MemoryPort,
+        *,
+        allowed_write_globs: Sequence[str] | None = None,
+        allow_workflow_edits: bool = False,
+        run_limits: SandboxLimits | None = None,
+        run_ro_binds: Sequence[Path] = (),
+    ) -> None:
+        self.worktree = worktree
+        self.memory = memory
+        self.editor = TextEditor(
+            worktree,
+            allowed_write_globs=list(allowed_write_globs) if allowed_write_globs else None,
+            denied_globs=() if allow_workflow_edits else DEFAULT_DENIED_WRITE_GLOBS,
+        )
+        self.run_limits = run_limits or SandboxLimits(
+            timeout_s=RUN_TIMEOUT_S, output_bytes=RUN_OUTPUT_BYTES
+        )
+        self.run_ro_binds = tuple(run_ro_binds)
+
+    @property
+    def files_written(self) -> set[str]:
+        """Worktree-relative paths the editor changed (commands may change others)."""
+        return set(self.editor.written)
+
+    async def call(self, name: str, tool_input: object, *, agent: str) -> ToolOutcome:
+        """Run one tool call for `agent`; never raises for anything the model did."""
+        try:
+            if not isinstance(tool_input, dict):
+                raise ToolError("The tool input must be a JSON object.")
+            if name == EDITOR_TOOL:
+                return ToolOutcome(self.editor.run(tool_input))
+            if name == SEARCH_TOOL:
+                return ToolOutcome(await self._search(tool_input))
+            if name == RUN_TOOL:
+                return ToolOutcome(await self._run(tool_input))
+            if name == MEMORY_TOOL:
+                return await self._memory(tool_input, agent)
+            known = ", ".join((EDITOR_TOOL, SEARCH_TOOL, RUN_TOOL, MEMORY_TOOL))
+            raise ToolError(f"Unknown tool `{name[:100]}`. The tools are: {known}.")
+        except _REFUSALS as exc:
+            return _error(str(exc))
+        except ValidationError as exc:
+            return _error("Invalid input: " + _brief(exc))
+        except Exception:  # a bug in a tool must not end the agent; the worker log has it
+            log.exception("tool %s failed", name)
+            return _error(f"The tool `{name[:100]}` failed unexpectedly; try another approach.")
+
+    async def _search(self, tool_input: dict[str, Any]) -> str:
+        pattern = _field(tool_input, "pattern", str, required=True)
+        path_glob = _field(tool_input, "path_glob", str)
+        fixed = _field(tool_input, "fixed_string", bool)
+        return await git_grep(
+            self.worktree, pattern, path_glob=path_glob or None, fixed_string=bool(fixed)
+        )
+
+    async def _run(self, tool_input: dict[str, Any]) -> str:
+        command = _field(tool_input, "command", str, required=True)
+        if not command.strip():
+            raise ToolError("The command must not be empty.")
+        result = await run_sandboxed(
+            command, self.worktree, limits=self.run_limits, ro_binds=self.run_ro_binds
+        )
+        if result.timed_out:
+            status = f"timed out after {self.run_limits.timeout_s:.0f} s (killed)"
+        else:
+            status = f"exit code {result.exit_code}"
+        return f"{status}\n{result.output}" if result.output else f"{status}\n(no output)"
+
+    async def _memory(self, tool_input: dict[str, Any], agent: str) -> ToolOutcome:
+        action = _field(tool_input, "action", str, required=True)
+        if action == "read":
+            memory = await self.memory.read()
+            text = f"Shared memory, version {memory.version}:\n{memory.render()}"
+            return ToolOutcome(text, memory_version=memory.version)
+        if action != "write":
+            raise ToolError("`action` must be `read` or `write`.")
+        key = _field(tool_input, "key", str, required=True)
+        value = _field(tool_input, "value", str, required=True)
+        mode = _field(tool_input, "mode", str) or WriteMode.SET.value
+        if mode not in (WriteMode.SET.value, WriteMode.APPEND.value):
+            raise ToolError("`mode` must be `set` or `append`.")
+        note = await self.memory.write(
+            MemoryWrite(agent=agent, key=key, value=value, mode=WriteMode(mode))
+        )
+        return ToolOutcome(f"Saved `{note.key}` as memory version {note.version}.")
+
+
+def _field(tool_input: dict[str, Any], key: str, kind: type[Any], *, required: bool = False) -> Any:
+    value = tool_input.get(key)
+    if value is None:
+        if required:
+            raise ToolError(f"Parameter `{key}` is required.")
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ToolError(f"Parameter `{key}` must be of type {kind.__name__}.")
+    return value
+
+
+def _error(message: str) -> ToolOutcome:
+    return ToolOutcome(message[:_MAX_ERROR_CHARS] or "The tool call failed.", is_error=True)
+
+
+def _brief(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or 'input'}: {error['msg']}"
+        for error in exc.errors()[:5]
+    )

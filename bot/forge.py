@@ -1,0 +1,161 @@
+"""Where a run lives: GitHub (an installation of the app) or a local repository (`bot run`).
+
+The run workflow is the same for both; its activities talk to a `Forge`, and each worker is
+built with one. A forge hands out the git remote and its credential inside activities only, so
+no token ever enters workflow history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from bot.errors import GitHubError
+from bot.github import GitHubApp, Reaction
+from bot.shared import CommentKind, RepoRef
+
+
+class Target(BaseModel, frozen=True):
+    """The conversation a run answers in."""
+
+    installation_id: int
+    repo: RepoRef
+    issue_number: int
+    comment_kind: CommentKind
+    comment_id: int
+
+
+class PullInfo(BaseModel):
+    number: int
+    html_url: str
+    draft: bool
+
+
+@dataclass(frozen=True)
+class Remote:
+    url: str
+    token: str | None
+
+
+class Forge(Protocol):
+    async def remote(self, target: Target) -> Remote: ...
+    async def default_branch(self, target: Target) -> str: ...
+    async def post_comment(self, target: Target, body: str) -> tuple[int, str]: ...
+    async def edit_comment(self, target: Target, comment_id: int, body: str) -> None: ...
+    async def react(self, target: Target, content: Reaction) -> None: ...
+    async def open_pull(
+        self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
+    ) -> PullInfo: ...
+
+
+def git_base_url(api_url: str) -> str:
+    """Where git smart HTTP lives for a REST API root (github.com, GHES, or an emulator)."""
+    api_url = api_url.rstrip("/")
+    if api_url == "https://api.github.com":
+        return "https://github.com"
+    if api_url.endswith("/api/v3"):
+        return api_url.removesuffix("/api/v3")
+    return api_url
+
+
+class GitHubForge:
+    def __init__(self, app: GitHubApp, git_url: str | None = None) -> None:
+        self.app = app
+        self.git_url = (git_url or git_base_url(app.api_url)).rstrip("/")
+
+    async def remote(self, target: Target) -> Remote:
+        token = await self.app.installation_token(target.installation_id)
+        return Remote(f"{self.git_url}/{target.repo.owner}/{target.repo.name}.git", token)
+
+    async def default_branch(self, target: Target) -> str:
+        gh = await self.app.installation(target.installation_id)
+        return await gh.default_branch(target.repo.owner, target.repo.name)
+
+    async def post_comment(self, target: Target, body: str) -> tuple[int, str]:
+        gh = await self.app.installation(target.installation_id)
+        posted = await gh.create_comment(
+            target.repo.owner, target.repo.name, target.issue_number, body
+        )
+        return posted.id, posted.html_url
+
+    async def edit_comment(self, target: Target, comment_id: int, body: str) -> None:
+        gh = await self.app.installation(target.installation_id)
+        await gh.update_comment(target.repo.owner, target.repo.name, comment_id, body)
+
+    async def react(self, target: Target, content: Reaction) -> None:
+        gh = await self.app.installation(target.installation_id)
+        owner, name = target.repo.owner, target.repo.name
+        if target.comment_kind is CommentKind.REVIEW:
+            await gh.react_to_review_comment(owner, name, target.comment_id, content)
+        else:
+            await gh.react_to_issue_comment(owner, name, target.comment_id, content)
+
+    async def open_pull(
+        self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
+    ) -> PullInfo:
+        """Open the run's pull request, or refresh the body of the one already open."""
+        gh = await self.app.installation(target.installation_id)
+        owner, name = target.repo.owner, target.repo.name
+        existing = await gh.find_open_pull(owner, name, head)
+        if existing is not None:
+            await gh.update_pull(owner, name, existing.number, body=body)
+            return PullInfo(
+                number=existing.number, html_url=existing.html_url, draft=existing.draft
+            )
+        try:
+            pull = await gh.create_pull(
+                owner, name, title=title, head=head, base=base, body=body, draft=draft
+            )
+        except GitHubError as exc:
+            raise GitHubError(f"opening the pull request failed: {exc}", exc.status) from exc
+        return PullInfo(number=pull.number, html_url=pull.html_url, draft=pull.draft)
+
+
+@dataclass
+class LocalForge:
+    """`bot run`: the repository's own directory is the remote; output goes to the terminal."""
+
+    repo: Path
+    emit: Callable[[str, str], None] = field(default=lambda kind, text: print(text))
+    comments: dict[int, str] = field(default_factory=dict)
+    pull_bodies: list[str] = field(default_factory=list)
+
+    async def remote(self, target: Target) -> Remote:
+        return Remote(str(self.repo.resolve()), None)
+
+    async def default_branch(self, target: Target) -> str:
+        def current() -> str:
+            return subprocess.run(
+                ["git", "symbolic-ref", "--short", "HEAD"],
+                cwd=self.repo,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+
+        return await asyncio.to_thread(current)
+
+    async def post_comment(self, target: Target, body: str) -> tuple[int, str]:
+        comment_id = len(self.comments) + 1
+        self.comments[comment_id] = body
+        self.emit("comment", body)
+        return comment_id, f"local comment {comment_id}"
+
+    async def edit_comment(self, target: Target, comment_id: int, body: str) -> None:
+        self.comments[comment_id] = body
+
+    async def react(self, target: Target, content: Reaction) -> None:
+        return None
+
+    async def open_pull(
+        self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
+    ) -> PullInfo:
+        self.pull_bodies.append(body)
+        self.emit("pull", body)
+        return PullInfo(number=len(self.pull_bodies), html_url=f"branch {head}", draft=draft)

@@ -1,0 +1,77 @@
+"""`.github/orchestrate.yml`: a repository's settings for runs, validated (pure, no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import ConfigError
+from bot.plan import Role
+
+CONFIG_PATH = ".github/orchestrate.yml"
+DEFAULT_MODEL = "claude-sonnet-4-6"
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: int = Field(default=2_000_000, ge=1_000, description="tokens for the whole run")
+    dollars: float = Field(default=10.0, gt=0, description="estimated dollars for the whole run")
+    minutes: float = Field(default=60.0, gt=0, description="wall time of the whole run")
+    agent_turns: int = Field(default=30, ge=1, le=200)
+    agent_tokens: int = Field(default=600_000, ge=1_000)
+    agent_minutes: float = Field(default=20.0, gt=0)
+
+
+class Models(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    planner: str = DEFAULT_MODEL
+    implement: str = DEFAULT_MODEL
+    test: str = DEFAULT_MODEL
+    docs: str = DEFAULT_MODEL
+
+    def for_role(self, role: Role | str) -> str:
+        return str(getattr(self, str(role)))
+
+
+class RepoConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    test_command: str | None = Field(default=None, max_length=500)
+    setup_command: str | None = Field(default=None, max_length=500)
+    agents: list[Role] = Field(default_factory=lambda: list(Role), min_length=1)
+    max_rounds: int = Field(default=2, ge=1, le=5)
+    budget: Budget = Field(default_factory=Budget)
+    models: Models = Field(default_factory=Models)
+    require_approval: bool = False
+    approval_timeout_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    paths: dict[Role, list[str]] = Field(
+        default_factory=dict, description="per-role globs an agent may write; empty = anywhere"
+    )
+    allow_workflow_edits: bool = False
+    test_timeout_minutes: float = Field(default=10.0, gt=0, le=60)
+
+
+def parse_repo_config(text: str | None) -> RepoConfig:
+    """The config in `text` (None: the file does not exist → defaults)."""
+    if text is None:
+        return RepoConfig()
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{CONFIG_PATH} is not valid YAML: {exc}") from exc
+    if data is None:
+        return RepoConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_PATH} must be a mapping of settings")
+    try:
+        return RepoConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"{CONFIG_PATH} is invalid: {problems}") from exc

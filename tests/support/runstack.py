@@ -1,0 +1,135 @@
+"""A whole run's stack on loopback: fakehub, the scripted model, Temporal, a worker with the
+run activities, and the webhook app in front."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from bot.agents.model import AnthropicModel
+from bot.forge import GitHubForge
+from bot.gitops import MirrorCache
+from bot.run_activities import RunActivities
+from bot.shared import run_workflow_id
+from bot.workflow import RunProgress
+from tests.fakehub import FakeHub
+from tests.fakehub.state import PullRequest
+from tests.fakes import ScriptedModel
+from tests.support.payloads import comment_event, webhook_headers
+from tests.support.project import PROJECT_FILES
+from tests.support.stack import (
+    eventually,
+    eventually_async,
+    github_app,
+    running_worker,
+    webhook_client,
+)
+
+OWNER = "run-org"
+SECRET = "run-secret"
+
+
+@dataclass
+class RunStack:
+    hub: FakeHub
+    model: ScriptedModel
+    http: httpx.AsyncClient
+    client: Client
+    repo: str
+    repo_id: int
+
+    async def command(self, body: str, *, issue: int = 1, login: str = "maintainer") -> int:
+        comment_id = self.hub.add_comment(OWNER, self.repo, issue, body, user=login)
+        payload = comment_event(
+            body,
+            owner=OWNER,
+            repo=self.repo,
+            repo_id=self.repo_id,
+            issue_number=issue,
+            comment_id=comment_id,
+            login=login,
+        )
+        raw = json.dumps(payload).encode()
+        response = await self.http.post(
+            "/webhooks", content=raw, headers=webhook_headers("issue_comment", raw, SECRET)
+        )
+        assert response.status_code == 202, response.text
+        return comment_id
+
+    def run_handle(self, issue: int = 1) -> WorkflowHandle[Any, RunProgress]:
+        return self.client.get_workflow_handle(
+            run_workflow_id(self.repo_id, issue), result_type=RunProgress
+        )
+
+    async def finished_run(self, issue: int = 1, timeout: float = 90.0) -> RunProgress:
+        handle = self.run_handle(issue)
+
+        async def started() -> bool:
+            try:
+                await handle.describe()
+            except Exception:
+                return False
+            return True
+
+        await eventually_async(started, timeout)
+        result: RunProgress = await asyncio.wait_for(handle.result(), timeout)
+        return result
+
+    def app_comments(self, issue: int = 1) -> list[str]:
+        return [c.body for c in self.hub.state.comments_on(OWNER, self.repo, issue) if c.via_app]
+
+    def pulls(self) -> list[PullRequest]:
+        return self.hub.state.pulls_of(OWNER, self.repo)
+
+    @property
+    def bare(self) -> Path:
+        return self.hub.bare_path(OWNER, self.repo)
+
+
+@asynccontextmanager
+async def run_stack(
+    hub: FakeHub,
+    client: Client,
+    task_queue: str,
+    repo_name: str,
+    model: ScriptedModel,
+    workdir: Path,
+    *,
+    files: dict[str, str] | None = None,
+) -> AsyncIterator[RunStack]:
+    repo = hub.add_repo(OWNER, repo_name, files=files or PROJECT_FILES)
+    hub.add_issue(OWNER, repo_name, 1, "Add a --verbose flag", "The CLI should say more.")
+    hub.set_permission(OWNER, repo_name, "maintainer", "admin")
+    model_client = AnthropicModel(api_key="test-key", base_url=model.base_url)
+    run = RunActivities(
+        GitHubForge(github_app(hub)),
+        cache=MirrorCache(workdir / "git"),
+        work_root=workdir / "work",
+        model=model_client,
+        client=client,
+    )
+    async with (
+        webhook_client(client, task_queue, SECRET) as http,
+        running_worker(client, task_queue, hub, extra=run.activities()),
+    ):
+        stack = RunStack(hub, model, http, client, repo_name, repo.id)
+        try:
+            yield stack
+        finally:
+            # Leave no run behind: a worker stopping under a live workflow evicts it noisily.
+            with contextlib.suppress(RPCError):
+                await stack.run_handle().terminate("test finished")
+    await model_client.close()
+
+
+__all__ = ["OWNER", "RunStack", "eventually", "run_stack"]
