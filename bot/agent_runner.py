@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from bot.agents.context import SharedContext
+from bot.agents.fs_tools import DEFAULT_DENIED_WRITE_GLOBS, glob_matches
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import ModelClient
 from bot.agents.toolbox import Toolbox
@@ -24,7 +25,7 @@ from bot.run_io import AgentInput, AgentProgress
 from bot.run_models import AgentResult, AgentStatus, Usage
 
 MAX_CONFLICT_ROUNDS = 3
-HEARTBEAT_SECONDS = 10.0
+HEARTBEAT_SECONDS = 1.0  # local and cheap; the worker batches what it sends
 
 
 class WorkflowMemory:
@@ -107,7 +108,9 @@ class AgentRunner:
         outcome = await run_agent(spec, self.model, toolbox, memory, budget=budget, on_turn=on_turn)
         usage, turns = usage + outcome.usage, turns + outcome.turns
         commits: list[str] = []
-        sha = await tree.commit_all(_commit_message(params, outcome), params.role.value)
+        refused = await _discard_refused(tree, params)
+        message = _commit_message(params, outcome, refused)
+        sha = await tree.commit_all(message, params.role.value)
         if sha is not None:
             for conflict_round in range(MAX_CONFLICT_ROUNDS + 1):
                 try:
@@ -144,13 +147,32 @@ class AgentRunner:
         )
 
 
-def _commit_message(params: AgentInput, outcome: LoopOutcome) -> str:
+async def _discard_refused(tree: Worktree, params: AgentInput) -> list[str]:
+    """Changes the agent may not commit, whatever made them (the editor refuses them, but a
+    `run` command can write anywhere in the worktree): workflow files unless the repository
+    allows them (a push would be rejected without the workflows permission), and paths outside
+    the role's write globs. They are dropped before committing and named in the message."""
+    allowed = params.config.paths.get(params.role)
+    refused = []
+    for path in await tree.changed_files():
+        workflow_file = not params.config.allow_workflow_edits and any(
+            glob_matches(glob, path) for glob in DEFAULT_DENIED_WRITE_GLOBS
+        )
+        outside = allowed is not None and not any(glob_matches(glob, path) for glob in allowed)
+        if workflow_file or outside:
+            refused.append(path)
+    await tree.discard(refused)
+    return refused
+
+
+def _commit_message(params: AgentInput, outcome: LoopOutcome, refused: list[str]) -> str:
     first = next((line.strip() for line in outcome.summary.splitlines() if line.strip()), "")
     subject = f"{params.role.value}: {first or 'changes'}"
     if len(subject) > 72:
         subject = subject[:71] + "…"
     status = "" if outcome.status is AgentStatus.DONE else f"\n\nStopped: {outcome.stop_reason}"
-    return f"{subject}\n\nRound {params.round} of the orchestrated run.{status}"
+    dropped = f"\n\nNot committed (not allowed): {', '.join(refused)}" if refused else ""
+    return f"{subject}\n\nRound {params.round} of the orchestrated run.{status}{dropped}"
 
 
 async def _keep_alive() -> None:

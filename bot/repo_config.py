@@ -52,6 +52,9 @@ class RepoConfig(BaseModel):
         default_factory=dict, description="per-role globs an agent may write; empty = anywhere"
     )
     allow_workflow_edits: bool = False
+    parallel: bool = Field(
+        default=True, description="run the agents concurrently; false runs them one by one"
+    )
     test_timeout_minutes: float = Field(default=10.0, gt=0, le=60)
 
 

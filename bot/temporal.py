@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ from bot.pricing import PriceTable
 from bot.run_activities import RunActivities
 from bot.shared import CommandRequest, command_workflow_id
 from bot.workflow import RunWorkflow
+
+# Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
+# `/orchestrate cancel` stops them within a few seconds.
+HEARTBEAT_FLUSH = timedelta(seconds=2)
 
 
 async def connect(address: str, namespace: str = "default") -> Client:
@@ -83,7 +88,11 @@ def github_run_activities(
 def build_run_worker(client: Client, task_queue: str, activities: Sequence[Any]) -> Worker:
     """A worker for runs only (`bot run`: no comments to handle)."""
     return Worker(
-        client, task_queue=task_queue, workflows=[RunWorkflow], activities=list(activities)
+        client,
+        task_queue=task_queue,
+        workflows=[RunWorkflow],
+        activities=list(activities),
+        max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
     )
 
 
@@ -96,4 +105,5 @@ def build_worker(
         workflows=[CommandWorkflow, RunWorkflow],
         activities=list(activities),
         max_concurrent_activities=max_concurrent,
+        max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
     )

@@ -244,9 +244,7 @@ class RunWorkflow:
             repo_summary=context.repo_summary,
             config=config,
         )
-        await self._cancellable(
-            asyncio.gather(*(self._agent(agent.model_copy(update={"role": r})) for r in plan.roles))
-        )
+        await self._cancellable(self._fan_out(agent, plan.roles, parallel=config.parallel))
         rounds, budget_note = await self._reconcile(target, agent, config, started)
         await self._open_pull(request, target, context, config, branch, rounds, budget_note)
 
@@ -326,7 +324,10 @@ class RunWorkflow:
         self._span("pull request", "pull request", pr_started)
         body = report.pr_body(
             plan=self._plan,
-            issue_number=None if request.is_pull_request else request.issue_number,
+            # Issue numbers start at 1; `bot run` uses 0 for "no issue".
+            issue_number=request.issue_number
+            if request.issue_number > 0 and not request.is_pull_request
+            else None,
             attribution_table=attribution.table,
             rounds=rounds,
             agents=self._results,
@@ -388,6 +389,15 @@ class RunWorkflow:
         self._span(f"{agent.role.value} (round {agent.round})", "agents", started)
         self._dirty = True
         return result
+
+    async def _fan_out(self, agent: AgentInput, roles: list[Role], *, parallel: bool) -> None:
+        """Every agent of the plan: at once, or one after another when the repo asks for it."""
+        inputs = [agent.model_copy(update={"role": role}) for role in roles]
+        if parallel:
+            await asyncio.gather(*(self._agent(one) for one in inputs))
+            return
+        for one in inputs:
+            await self._agent(one)
 
     async def _approved(self, config: RepoConfig) -> bool:
         try:

@@ -83,6 +83,17 @@ class Worktree:
                 index += 1
         return sorted(paths)
 
+    async def discard(self, paths: list[str]) -> None:
+        """Drop uncommitted changes to `paths`: tracked files go back to HEAD, new ones go."""
+        if not paths:
+            return
+        await self._git("reset", "--quiet", "--", *paths)
+        tracked = (await self._git("ls-files", "-z", "--", *paths)).stdout.split("\0")
+        tracked = [path for path in tracked if path]
+        if tracked:
+            await self._git("checkout", "--", *tracked)
+        await self._git("clean", "-fdq", "--", *paths)
+
     async def commit_all(self, message: str, role: str) -> str | None:
         """Stage everything and commit as `role`; return the sha, or None when nothing changed."""
         if not _ROLE.fullmatch(role):

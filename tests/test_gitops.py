@@ -218,6 +218,21 @@ async def test_changed_files_lists_uncommitted_paths(
     assert await tree.changed_files() == []
 
 
+async def test_discard_drops_changes_to_named_paths_only(
+    cache: MirrorCache, remote: str, tmp_path: Path
+) -> None:
+    """Discarding restores tracked files, deletes new ones, and leaves other changes alone."""
+    tree = await open_worktree(cache, remote, None, BRANCH, tmp_path / "wt")
+    (tree.path / "shared.txt").write_text("changed\n")
+    (tree.path / ".github" / "workflows").mkdir(parents=True)
+    (tree.path / ".github" / "workflows" / "ci.yml").write_text("on: push\n")
+    (tree.path / "kept.txt").write_text("kept\n")
+    await tree.discard(["shared.txt", ".github/workflows/ci.yml"])
+    assert await tree.changed_files() == ["kept.txt"]
+    assert (tree.path / "shared.txt").read_text() == "one\ntwo\nthree\n"
+    await tree.discard([])
+
+
 async def test_second_push_rebases_onto_the_first(
     cache: MirrorCache, remote: str, tmp_path: Path
 ) -> None:

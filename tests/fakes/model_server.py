@@ -52,6 +52,9 @@ class Turn:
     # concurrency without timing (sequential callers would never get past it).
     barrier: str | None = None
     parties: int = 0
+    # Hold the answer until the test calls `release_held()` (or the server stops): a model call
+    # that is in flight for as long as the test needs, e.g. to cancel a run under it.
+    hold: bool = False
 
 
 Script = list[Turn | Callable[[dict[str, Any]], Turn]]
@@ -246,6 +249,8 @@ class ScriptedModel:
         self._arrivals = 0
         self._cached: set[str] = set()
         self._barriers: dict[str, asyncio.Barrier] = {}
+        self._released = threading.Event()
+        self.held = 0  # requests currently held
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
@@ -304,7 +309,12 @@ class ScriptedModel:
         self._base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         return self
 
+    def release_held(self) -> None:
+        """Let every held request (Turn.hold) answer."""
+        self._released.set()
+
     def stop(self) -> None:
+        self.release_held()
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
@@ -360,6 +370,13 @@ class ScriptedModel:
             return answer(500, _error_body(500, f"scripted model server: {exc!r}"))
         latency = self._default_latency if turn.latency is None else turn.latency
         await asyncio.sleep(latency)  # never block the loop: concurrent requests overlap
+        if turn.hold:
+            with self._lock:
+                self.held += 1
+            while not self._released.is_set():  # noqa: ASYNC110 - set from the test thread
+                await asyncio.sleep(0.02)
+            with self._lock:
+                self.held -= 1
         if turn.barrier is not None:
             barrier = self._barriers.setdefault(turn.barrier, asyncio.Barrier(turn.parties))
             await barrier.wait()

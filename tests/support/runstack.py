@@ -118,18 +118,20 @@ async def run_stack(
         model=model_client,
         client=client,
     )
-    async with (
-        webhook_client(client, task_queue, SECRET) as http,
-        running_worker(client, task_queue, hub, extra=run.activities()),
-    ):
-        stack = RunStack(hub, model, http, client, repo_name, repo.id)
-        try:
-            yield stack
-        finally:
-            # Leave no run behind: a worker stopping under a live workflow evicts it noisily.
-            with contextlib.suppress(RPCError):
-                await stack.run_handle().terminate("test finished")
-    await model_client.close()
+    try:
+        async with (
+            webhook_client(client, task_queue, SECRET) as http,
+            running_worker(client, task_queue, hub, extra=run.activities()),
+        ):
+            stack = RunStack(hub, model, http, client, repo_name, repo.id)
+            try:
+                yield stack
+            finally:
+                # Leave no run behind: a worker stopping under a live workflow evicts it noisily.
+                with contextlib.suppress(RPCError):
+                    await stack.run_handle().terminate("test finished")
+    finally:
+        await model_client.close()
 
 
 __all__ = ["OWNER", "RunStack", "eventually", "run_stack"]
