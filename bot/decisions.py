@@ -35,6 +35,26 @@ def scratch_branch(issue_number: int, task: str) -> str:
     return f"orchestrate/{issue_number}-{slugify(task)}"
 
 
+def task_text(
+    command_task: str,
+    issue_title: str,
+    issue_body: str,
+    *,
+    review_path: str | None = None,
+    review_line: int | None = None,
+    review_hunk: str | None = None,
+) -> str:
+    """What the planner is asked to do: the command's text (or the issue when it has none),
+    plus, for a review-thread follow-up, the file, line and diff hunk the thread is about."""
+    task = command_task or f"{issue_title}\n\n{issue_body}".strip()
+    if review_path:
+        where = f"{review_path}, line {review_line}" if review_line else review_path
+        task += f"\n\nThis is a review comment on {where} of the pull request:"
+        if review_hunk:
+            task += f"\n```diff\n{review_hunk}\n```"
+    return task
+
+
 def choose_fixer(test_output: str, roles: Iterable[Role]) -> Role:
     """Who gets a failing test run: the implementer, unless the tests themselves are broken
     (they do not collect, import or parse) and the plan has a test agent."""

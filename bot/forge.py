@@ -37,6 +37,14 @@ class PullInfo(BaseModel):
     draft: bool
 
 
+class FollowUp(BaseModel):
+    """Where a follow-up on a pull request works, or why it may not."""
+
+    branch: str = ""
+    base: str = ""
+    refusal: str = ""
+
+
 @dataclass(frozen=True)
 class Remote:
     url: str
@@ -49,6 +57,8 @@ class Forge(Protocol):
     async def post_comment(self, target: Target, body: str) -> tuple[int, str]: ...
     async def edit_comment(self, target: Target, comment_id: int, body: str) -> None: ...
     async def react(self, target: Target, content: Reaction) -> None: ...
+    async def reply(self, target: Target, body: str) -> None: ...
+    async def follow_up(self, target: Target) -> FollowUp: ...
     async def open_pull(
         self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
     ) -> PullInfo: ...
@@ -95,6 +105,32 @@ class GitHubForge:
             await gh.react_to_review_comment(owner, name, target.comment_id, content)
         else:
             await gh.react_to_issue_comment(owner, name, target.comment_id, content)
+
+    async def reply(self, target: Target, body: str) -> None:
+        """Answer where the command was written: in its review thread, or the conversation."""
+        gh = await self.app.installation(target.installation_id)
+        owner, name = target.repo.owner, target.repo.name
+        if target.comment_kind is CommentKind.REVIEW:
+            await gh.reply_to_review_comment(
+                owner, name, target.issue_number, target.comment_id, body
+            )
+        else:
+            await gh.create_comment(owner, name, target.issue_number, body)
+
+    async def follow_up(self, target: Target) -> FollowUp:
+        """A follow-up works on the branch of a pull request this app opened, and only there."""
+        gh = await self.app.installation(target.installation_id)
+        pull = await gh.pull_branches(target.repo.owner, target.repo.name, target.issue_number)
+        ours = (
+            pull.author == await self.app.bot_login()
+            and not pull.head_is_fork
+            and pull.head.startswith("orchestrate/")
+        )
+        if not ours:
+            return FollowUp(refusal="I only follow up on pull requests that I opened.")
+        if not pull.open:
+            return FollowUp(refusal="This pull request is closed; reopen it to follow up.")
+        return FollowUp(branch=pull.head, base=pull.base)
 
     async def open_pull(
         self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
@@ -152,6 +188,12 @@ class LocalForge:
 
     async def react(self, target: Target, content: Reaction) -> None:
         return None
+
+    async def reply(self, target: Target, body: str) -> None:
+        self.emit("reply", body)
+
+    async def follow_up(self, target: Target) -> FollowUp:
+        return FollowUp(refusal="A local run has no pull request to follow up on.")
 
     async def open_pull(
         self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool

@@ -40,6 +40,15 @@ class PullRequest:
     draft: bool
 
 
+@dataclass(frozen=True)
+class PullBranches:
+    head: str
+    base: str
+    head_is_fork: bool
+    author: str
+    open: bool
+
+
 @dataclass
 class _CachedToken:
     token: str
@@ -84,6 +93,7 @@ class GitHubApp:
         self._tokens: dict[int, _CachedToken] = {}
         self._lock = asyncio.Lock()
         self._clock: Callable[[], float] = time.time
+        self._slug: str | None = None
 
     async def installation_token(self, installation_id: int) -> str:
         """A token for the installation, minted once and reused until shortly before expiry."""
@@ -99,6 +109,16 @@ class GitHubApp:
             expires_at = datetime.fromisoformat(data.expires_at.replace("Z", "+00:00"))
             self._tokens[installation_id] = _CachedToken(data.token, expires_at.timestamp())
             return data.token
+
+    async def bot_login(self) -> str:
+        """The login the app's own comments and pull requests carry: `<slug>[bot]`."""
+        if self._slug is None:
+            response = await _call("read the app", self._app.rest.apps.async_get_authenticated())
+            app = response.parsed_data
+            if app is None or not app.slug:
+                raise GitHubError("read the app: no slug in the answer")
+            self._slug = app.slug
+        return f"{self._slug}[bot]"
 
     async def installation(self, installation_id: int) -> Installation:
         token = await self.installation_token(installation_id)
@@ -202,6 +222,20 @@ class Installation:
         if not isinstance(content, str):
             raise GitHubError(f"read {path}: not a file")
         return base64.b64decode(content).decode("utf-8", errors="replace")
+
+    async def pull_branches(self, owner: str, repo: str, number: int) -> PullBranches:
+        response = await _call(
+            f"read pull request #{number}", self._gh.rest.pulls.async_get(owner, repo, number)
+        )
+        pull = response.parsed_data
+        head_repo = pull.head.repo.full_name if pull.head.repo else ""
+        return PullBranches(
+            head=pull.head.ref,
+            base=pull.base.ref,
+            head_is_fork=head_repo != f"{owner}/{repo}",
+            author=pull.user.login if pull.user else "",
+            open=pull.state == "open",
+        )
 
     async def find_open_pull(self, owner: str, repo: str, branch: str) -> PullRequest | None:
         response = await _call(

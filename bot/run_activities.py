@@ -19,7 +19,7 @@ from bot.agents.model import ModelClient, usage_of
 from bot.agents.planner import make_plan
 from bot.attribution import render_table
 from bot.errors import ConfigError, GitError, GitHubError, ModelError, PlanInvalid
-from bot.forge import Forge, PullInfo, Remote, Target
+from bot.forge import FollowUp, Forge, PullInfo, Remote, Target
 from bot.gitops import MirrorCache, Worktree, attribute_range, open_worktree
 from bot.pricing import PriceTable
 from bot.repo_config import CONFIG_PATH, parse_repo_config
@@ -262,6 +262,20 @@ class RunActivities:
         except GitHubError as exc:
             raise final_error(exc) from exc
 
+    @activity.defn(name="forge_reply")
+    async def reply(self, params: PostInput) -> None:
+        try:
+            await self.forge.reply(params.target, params.body)
+        except GitHubError as exc:
+            raise final_error(exc) from exc
+
+    @activity.defn(name="forge_follow_up")
+    async def follow_up(self, params: ContextInput) -> FollowUp:
+        try:
+            return await self.forge.follow_up(params.target)
+        except GitHubError as exc:
+            raise final_error(exc) from exc
+
     @activity.defn(name="forge_open_pull")
     async def open_pull(self, params: PullInput) -> PullInfo:
         try:
@@ -303,6 +317,8 @@ class RunActivities:
             self.post_comment,
             self.edit_comment,
             self.react,
+            self.reply,
+            self.follow_up,
             self.open_pull,
         ]
 

@@ -173,14 +173,24 @@ def _request(
 comment_router = Router()
 
 
-@comment_router.register("issue_comment", "created")
-async def on_issue_comment(event: Event, starter: WorkflowStarter) -> Outcome:
-    request = command_request(event, CommentKind.ISSUE)
+async def _start(event: Event, starter: WorkflowStarter, kind: CommentKind) -> Outcome:
+    request = command_request(event, kind)
     if isinstance(request, Outcome):
         return request
     workflow_id = await starter.start_command(request)
     log.info("command %s from %s -> %s", request.command.kind, request.commenter, workflow_id)
     return Outcome(202, {"status": "accepted", "workflow_id": workflow_id})
+
+
+@comment_router.register("issue_comment", "created")
+async def on_issue_comment(event: Event, starter: WorkflowStarter) -> Outcome:
+    return await _start(event, starter, CommentKind.ISSUE)
+
+
+@comment_router.register("pull_request_review_comment", "created")
+async def on_review_comment(event: Event, starter: WorkflowStarter) -> Outcome:
+    """A command in a pull request's review thread: a follow-up on that pull request."""
+    return await _start(event, starter, CommentKind.REVIEW)
 
 
 def default_router() -> Router:

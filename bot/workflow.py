@@ -21,7 +21,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from bot import decisions, report
     from bot.calls import GITHUB_RETRY, github_call
-    from bot.forge import Target
+    from bot.forge import FollowUp, Target
     from bot.memory import Memory, MemoryWrite, Note
     from bot.plan import Plan, Role
     from bot.pricing import PriceTable
@@ -86,6 +86,7 @@ class RunWorkflow:
         self._spans: list[Span] = []
         self._orchestrator = Usage()
         self._prices: PriceTable | None = None
+        self._follow_up: FollowUp | None = None
 
     # -- signals, queries, updates ---------------------------------------------------------------
 
@@ -175,7 +176,24 @@ class RunWorkflow:
             return
         config = context.config
         self._prices = context.prices
-        task = request.command.task or f"{request.issue_title}\n\n{request.issue_body}".strip()
+        follow_up: FollowUp | None = None
+        if request.is_pull_request:
+            follow_up = await github_call(RunActivities.follow_up, ContextInput(target=target))
+            if follow_up.refusal:
+                self._progress.state = f"refused: {follow_up.refusal}"
+                await github_call(
+                    RunActivities.reply, PostInput(target=target, body=follow_up.refusal)
+                )
+                return
+        self._follow_up = follow_up
+        task = decisions.task_text(
+            request.command.task,
+            request.issue_title,
+            request.issue_body,
+            review_path=request.review_path,
+            review_line=request.review_line,
+            review_hunk=request.review_diff_hunk,
+        )
 
         plan_started = workflow.now()
         planned = await self._cancellable(
@@ -218,13 +236,16 @@ class RunWorkflow:
             )
             return
         self._set_state("running")
-        branch = decisions.scratch_branch(request.issue_number, task)
-        await workflow.execute_activity_method(
-            RunActivities.prepare_branch,
-            BranchInput(target=target, branch=branch, base_sha=context.base_sha),
-            start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=GITHUB_RETRY,
-        )
+        if follow_up is not None:
+            branch = follow_up.branch  # new commits on the pull request's own branch
+        else:
+            branch = decisions.scratch_branch(request.issue_number, task)
+            await workflow.execute_activity_method(
+                RunActivities.prepare_branch,
+                BranchInput(target=target, branch=branch, base_sha=context.base_sha),
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=GITHUB_RETRY,
+            )
         if len(plan.roles) > 1:
             warm_started = workflow.now()
             self._orchestrator = self._orchestrator + await workflow.execute_activity_method(
@@ -343,13 +364,24 @@ class RunWorkflow:
             PullInput(
                 target=target,
                 head=branch,
-                base=context.default_branch,
+                base=self._follow_up.base if self._follow_up else context.default_branch,
                 title=report.pr_title(self._plan, request.issue_title),
                 body=body,
                 draft=draft_reason is not None,
             ),
         )
         self._progress.pr_url = pull.html_url
+        if self._follow_up is not None:
+            commits = [sha for result in self._results for sha in result.commits]
+            await github_call(
+                RunActivities.reply,
+                PostInput(
+                    target=target,
+                    body=report.follow_up_reply(
+                        commits=commits, rounds=rounds, pr_url=pull.html_url
+                    ),
+                ),
+            )
         await github_call(RunActivities.react, ReactInput(target=target, content="rocket"))
         self._set_state("done (draft: tests still fail)" if draft_reason else "done")
 

@@ -17,7 +17,7 @@ from bot.webhooks import (
     parse_event,
     verify_signature,
 )
-from tests.support.payloads import comment_event, example, sign
+from tests.support.payloads import comment_event, example, review_comment_event, sign
 
 SECRET = "It's a Secret to Everybody"
 
@@ -174,3 +174,35 @@ async def test_command_in_a_payload_missing_fields_is_400() -> None:
         await default_router().dispatch(_event(payload), RecordingStarter())
     assert caught.value.status == 400
     assert caught.value.message.startswith("payload lacks a field")
+
+
+async def test_review_thread_command_starts_a_follow_up() -> None:
+    """A command in a review thread (GitHub's example payload) is a follow-up on that PR."""
+    payload = review_comment_event(
+        "/orchestrate use a constant",
+        owner="o",
+        repo="r",
+        repo_id=7,
+        pull_number=12,
+        comment_id=77,
+        path="cli.py",
+        line=3,
+        diff_hunk="@@ -1 +1 @@",
+    )
+    starter = RecordingStarter()
+    outcome = await default_router().dispatch(
+        _event(payload, "pull_request_review_comment"), starter
+    )
+    assert outcome.status == 202
+    [request] = starter.started
+    assert (request.comment_kind, request.issue_number, request.is_pull_request) == (
+        CommentKind.REVIEW,
+        12,
+        True,
+    )
+    assert (request.review_path, request.review_line, request.review_diff_hunk) == (
+        "cli.py",
+        3,
+        "@@ -1 +1 @@",
+    )
+    assert request.command.task == "use a constant"

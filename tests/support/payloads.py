@@ -88,3 +88,42 @@ def webhook_headers(
         "x-github-delivery": delivery or str(uuid.uuid4()),
         "x-hub-signature-256": sign(secret, body),
     }
+
+
+def review_comment_event(
+    body: str,
+    *,
+    owner: str,
+    repo: str,
+    repo_id: int,
+    pull_number: int,
+    comment_id: int,
+    path: str,
+    line: int,
+    diff_hunk: str = "",
+    login: str = "octocat",
+    installation_id: int = 1,
+) -> dict[str, Any]:
+    """GitHub's pull_request_review_comment.created example, pointed at the emulator."""
+    payload = example("pull_request_review_comment", "created")
+    payload["installation"] = {
+        "id": installation_id,
+        "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==",
+    }
+    payload["repository"].update(
+        id=repo_id,
+        name=repo,
+        full_name=f"{owner}/{repo}",
+        owner={**payload["repository"]["owner"], "login": owner},
+    )
+    payload["pull_request"]["number"] = pull_number
+    payload["comment"].update(
+        id=comment_id,
+        body=body,
+        path=path,
+        line=line,
+        diff_hunk=diff_hunk,
+        user={**payload["comment"]["user"], "login": login},
+    )
+    payload["sender"]["login"] = login
+    return payload

@@ -25,7 +25,7 @@ from bot.workflow import RunProgress
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest
 from tests.fakes import ScriptedModel
-from tests.support.payloads import comment_event, webhook_headers
+from tests.support.payloads import comment_event, review_comment_event, webhook_headers
 from tests.support.project import PROJECT_FILES
 from tests.support.stack import (
     eventually,
@@ -63,6 +63,31 @@ class RunStack:
         response = await self.http.post(
             "/webhooks", content=raw, headers=webhook_headers("issue_comment", raw, SECRET)
         )
+        assert response.status_code == 202, response.text
+        return comment_id
+
+    async def review_command(
+        self, body: str, *, pull: int, path: str, line: int, login: str = "maintainer"
+    ) -> int:
+        """A command written in a new review thread of pull request `pull`."""
+        comment_id = self.hub.add_review_comment(
+            OWNER, self.repo, pull, path, line, body, user=login
+        )
+        payload = review_comment_event(
+            body,
+            owner=OWNER,
+            repo=self.repo,
+            repo_id=self.repo_id,
+            pull_number=pull,
+            comment_id=comment_id,
+            path=path,
+            line=line,
+            diff_hunk="@@ -1,3 +1,3 @@",
+            login=login,
+        )
+        raw = json.dumps(payload).encode()
+        headers = webhook_headers("pull_request_review_comment", raw, SECRET)
+        response = await self.http.post("/webhooks", content=raw, headers=headers)
         assert response.status_code == 202, response.text
         return comment_id
 
