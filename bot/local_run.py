@@ -20,9 +20,10 @@ from bot.commands import Command, CommandKind
 from bot.forge import LocalForge
 from bot.gitops import MirrorCache
 from bot.run_activities import RunActivities
+from bot.run_state import RunProgress
 from bot.shared import CommandRequest, CommentKind, RepoRef
 from bot.temporal import build_run_worker
-from bot.workflow import RunProgress, RunWorkflow
+from bot.workflow import RunWorkflow
 
 POLL_SECONDS = 0.25
 

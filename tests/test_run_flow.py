@@ -44,6 +44,10 @@ async def test_verbose_flag_end_to_end(verbose_run: RunStack) -> None:
     assert progress.state == "done", progress.state
     assert [r.passed for r in progress.rounds] == [False, True]
     assert progress.rounds[0].sent_to == "implement"
+    # The checklist counts each model turn once, over both of the implementer's rounds.
+    assert {role: line.turns for role, line in progress.lines.items()} == {
+        role: len(stack.model.requests_for(role)) for role in ("implement", "test", "docs")
+    }
 
     [status] = stack.app_comments()  # the one status comment, nothing else
     assert status.startswith(PLAN_MARKER)

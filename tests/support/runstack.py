@@ -20,8 +20,8 @@ from bot.agents.model import AnthropicModel
 from bot.forge import GitHubForge
 from bot.gitops import MirrorCache
 from bot.run_activities import RunActivities
+from bot.run_state import RunProgress
 from bot.shared import run_workflow_id
-from bot.workflow import RunProgress
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest
 from tests.fakes import ScriptedModel
