@@ -14,6 +14,7 @@ import pytest
 from anthropic.types import Message, TextBlock, ToolUseBlock
 
 from tests.fakes import ScriptedModel, ToolCall, Turn, classify_request
+from tests.support.stack import eventually
 
 # claude-sonnet-4-5 and claude-opus-4-5 make the SDK warn (deprecated): an error under pytest here.
 MODEL = "claude-sonnet-4-6"
@@ -335,3 +336,28 @@ def test_base_url_needs_a_started_server() -> None:
         assert server.base_url.startswith("http://127.0.0.1:")
     with pytest.raises(RuntimeError):
         _ = server.base_url
+
+
+async def test_barrier_turns_answer_only_when_all_parties_arrived() -> None:
+    """Turns at one barrier are held until the last party arrives, then all answer."""
+    script = [Turn(text="ok", barrier="meet", parties=2)]
+    with ScriptedModel({"a": list(script), "b": list(script)}) as server:
+        async with sdk(server) as client:
+            first = asyncio.ensure_future(ask(client, "a"))
+            await asyncio.sleep(0)  # let it be sent
+            done, _ = await asyncio.wait([first], timeout=0.3)
+            assert not done  # alone at the barrier: still waiting
+            await ask(client, "b")
+            assert (await first).content[0].text == "ok"  # type: ignore[union-attr]
+
+
+async def test_held_turn_answers_after_release() -> None:
+    """A held turn stays in flight (counted in `held`) until release_held()."""
+    with ScriptedModel({"a": [Turn(text="later", hold=True)]}) as server:
+        async with sdk(server) as client:
+            pending = asyncio.ensure_future(ask(client, "a"))
+            await eventually(lambda: server.held)
+            assert not pending.done()
+            server.release_held()
+            assert (await pending).content[0].text == "later"  # type: ignore[union-attr]
+            assert server.held == 0

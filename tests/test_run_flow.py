@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -71,6 +72,29 @@ async def test_verbose_flag_end_to_end(verbose_run: RunStack) -> None:
     assert sorted(t for t in trailers.split() if t) == ["docs", "implement", "implement", "test"]
     assert all(not push.forced for push in stack.hub.state.pushes_to(OWNER, stack.repo))
     assert [r.content for r in stack.hub.state.reactions_on(comment_id)] == ["eyes", "rocket"]
+
+
+async def test_no_secret_reaches_a_model_a_comment_or_the_branch(verbose_run: RunStack) -> None:
+    """Installation tokens, the app key and the model key appear in no model request, no
+    comment, no PR body and no pushed file."""
+    stack = verbose_run
+    await stack.command("/orchestrate add a --verbose flag to the CLI")
+    await stack.finished_run()
+    secrets = [
+        *stack.hub.state.issued_tokens,
+        "test-key",
+        stack.hub.private_key_pem.splitlines()[1],
+    ]
+    assert len(secrets) > 2  # the run did mint installation tokens
+    seen = [json.dumps(r.body) for r in stack.model.requests]
+    seen += [c.body for c in stack.hub.state.comments.values()]
+    seen += [p.body or "" for p in stack.pulls()]
+    [pull] = stack.pulls()
+    seen += [_git(stack.bare, "show", pull.head_ref)]
+    seen += [_git(stack.bare, "log", "-p", f"main..{pull.head_ref}")]
+    for text in seen:
+        for secret in secrets:
+            assert secret not in text
 
 
 async def test_agents_really_overlap_in_time(verbose_run: RunStack) -> None:
