@@ -42,7 +42,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-def load_settings(command: str, *, needs_github: bool) -> Settings:
+def load_settings(command: str, *, web: bool = False, worker: bool = False) -> Settings:
     """Settings for `command`, or exit 2 with one line per missing or invalid name."""
     try:
         settings = Settings()
@@ -51,7 +51,7 @@ def load_settings(command: str, *, needs_github: bool) -> Settings:
             name = str(error["loc"][0]).upper() if error["loc"] else "?"
             print(f"bot {command}: invalid setting {name}: {error['msg']}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
-    missing = settings.missing_for_github() if needs_github else []
+    missing = settings.missing(web=web, worker=worker)
     for name in missing:
         print(f"bot {command}: missing setting {name}", file=sys.stderr)
     if missing:
@@ -76,7 +76,13 @@ async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
         await devserver.start()
         address = devserver.address
     try:
-        yield await connect(address, settings.temporal_namespace)
+        api_key = settings.temporal_api_key
+        yield await connect(
+            address,
+            settings.temporal_namespace,
+            api_key=api_key.get_secret_value() if api_key else None,
+            tls=settings.temporal_tls,
+        )
     finally:
         if devserver is not None:
             await devserver.stop()
@@ -158,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         if args.command == "serve":
-            settings = load_settings("serve", needs_github=True)
+            settings = load_settings("serve", web=True, worker=not args.no_worker)
             overrides = {
                 key: value
                 for key, value in {"port": args.port, "host": args.host}.items()
@@ -167,13 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings.model_copy(update=overrides)
             asyncio.run(serve(settings, with_worker=not args.no_worker))
         elif args.command == "worker":
-            settings = load_settings("worker", needs_github=True)
+            settings = load_settings("worker", worker=True)
             if settings.temporal_address is None:
                 print("bot worker: missing setting TEMPORAL_ADDRESS", file=sys.stderr)
                 return EXIT_CONFIG
             asyncio.run(serve(settings, with_worker=True, with_web=False))
         elif args.command == "run":
-            settings = load_settings("run", needs_github=False)
+            settings = load_settings("run")
             if settings.anthropic_api_key is None:
                 print("bot run: missing setting ANTHROPIC_API_KEY", file=sys.stderr)
                 return EXIT_CONFIG

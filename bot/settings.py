@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     temporal_address: str | None = None
     temporal_namespace: str = "default"
+    temporal_api_key: SecretStr | None = None  # Temporal Cloud API key (implies TLS)
+    temporal_tls: bool = False
     temporal_task_queue: str = DEFAULT_TASK_QUEUE
     bot_data_dir: Path = Path(".bot")
     host: str = "127.0.0.1"
@@ -59,16 +61,26 @@ class Settings(BaseSettings):
                 ) from exc
         raise ConfigError("GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required")
 
-    def missing_for_github(self) -> list[str]:
-        """Names of the settings a GitHub-facing process needs and does not have."""
+    def missing(self, *, web: bool = True, worker: bool = True) -> list[str]:
+        """Names of the settings a process needs and lacks (empty values count as missing).
+
+        The webhook server needs only the webhook secret; a worker needs the app's identity
+        and the model key.
+        """
+
+        def unset(value: SecretStr | int | Path | None) -> bool:
+            if isinstance(value, SecretStr):
+                return not value.get_secret_value().strip()
+            return value is None
+
         missing = []
-        if self.github_app_id is None:
+        if worker and unset(self.github_app_id):
             missing.append("GITHUB_APP_ID")
-        if self.github_private_key is None and self.github_private_key_path is None:
+        if worker and unset(self.github_private_key) and unset(self.github_private_key_path):
             missing.append("GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH")
-        if self.github_webhook_secret is None:
+        if web and unset(self.github_webhook_secret):
             missing.append("GITHUB_WEBHOOK_SECRET")
-        if self.anthropic_api_key is None:
+        if worker and unset(self.anthropic_api_key):
             missing.append("ANTHROPIC_API_KEY")
         return missing
 

@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from bot.activities import GitHubActivities, TemporalActivities
 from bot.agents.model import ModelClient
 from bot.command_workflow import CommandWorkflow
+from bot.errors import ConfigError
 from bot.forge import GitHubForge
 from bot.github import GitHubApp
 from bot.gitops import MirrorCache
@@ -30,10 +31,20 @@ from bot.workflow import RunWorkflow
 HEARTBEAT_FLUSH = timedelta(seconds=2)
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
-    )
+async def connect(
+    address: str, namespace: str = "default", *, api_key: str | None = None, tls: bool = False
+) -> Client:
+    """A client of the Temporal frontend at `address` (TLS with an API key for Temporal Cloud)."""
+    try:
+        return await Client.connect(
+            address,
+            namespace=namespace,
+            data_converter=pydantic_data_converter,
+            api_key=api_key,
+            tls=tls or api_key is not None,
+        )
+    except RuntimeError as exc:  # the SDK's "Failed client connect: …"
+        raise ConfigError(f"cannot reach Temporal at {address}: {exc}") from exc
 
 
 class TemporalStarter:

@@ -114,6 +114,49 @@ def test_invalid_setting_exits_2_naming_it(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_empty_secret_counts_as_missing(tmp_path: Path, hub: FakeHub) -> None:
+    """An empty GITHUB_WEBHOOK_SECRET is as good as none: exit 2 naming it."""
+    env = {**_serve_env(hub, tmp_path / "data", free_port()), "GITHUB_WEBHOOK_SECRET": ""}
+    result = subprocess.run(
+        [*BOT, "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        "bot serve: missing setting GITHUB_WEBHOOK_SECRET\n",
+    )
+
+
+def test_webhook_only_server_needs_only_the_webhook_secret(tmp_path: Path) -> None:
+    """`bot serve --no-worker` asks for the webhook secret alone (it makes no GitHub call)."""
+    result = subprocess.run(
+        [*BOT, "serve", "--no-worker"],
+        env=_clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        "bot serve: missing setting GITHUB_WEBHOOK_SECRET\n",
+    )
+
+
+def test_unreachable_temporal_is_one_line_not_a_traceback(tmp_path: Path, hub: FakeHub) -> None:
+    """A worker pointed at a Temporal that is not there exits 1 with one line saying so."""
+    env = {
+        **_serve_env(hub, tmp_path / "data", free_port()),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    result = subprocess.run(
+        [*BOT, "worker"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("bot worker: cannot reach Temporal at 127.0.0.1:")
+    assert hub.private_key_pem.splitlines()[1] not in result.stderr
+
+
 def test_worker_needs_a_temporal_address(tmp_path: Path, hub: FakeHub) -> None:
     """`bot worker` scales out against a shared Temporal, so it refuses to start without one."""
     env = _serve_env(hub, tmp_path / "data", free_port())
