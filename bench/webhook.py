@@ -37,7 +37,7 @@ async def run(argv: list[str]) -> dict[str, Any]:
             port = free_port()
             server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
             serving = asyncio.create_task(server.serve())
-            while not server.started:
+            while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
                 await asyncio.sleep(0.01)
             timings = await _measure(f"http://127.0.0.1:{port}/webhooks", args.requests)
             server.should_exit = True
@@ -60,7 +60,11 @@ async def _measure(url: str, count: int) -> list[float]:
     async with httpx.AsyncClient() as http:
         for n in range(count):
             payload = comment_event(
-                f"/orchestrate task number {n}", owner="bench", repo="r", repo_id=1, comment_id=n + 1
+                f"/orchestrate task number {n}",
+                owner="bench",
+                repo="r",
+                repo_id=1,
+                comment_id=n + 1,
             )
             body = json.dumps(payload).encode()
             headers = webhook_headers("issue_comment", body, SECRET)

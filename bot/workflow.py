@@ -50,13 +50,20 @@ class RunWorkflow(RunState):
     def cancel(self, by: str) -> None:
         self._cancelled_by = self._cancelled_by or by
 
-    @workflow.signal
-    def agent_progress(self, progress: AgentProgress) -> None:
+    @workflow.update
+    def agent_turn(self, progress: AgentProgress) -> Memory:
+        """An agent finished a model turn: record its progress, answer with the memory (one
+        round trip per turn; queries can wait behind a busy workflow task)."""
         line = self._progress.lines.get(progress.role.value)
         if line is not None and line.status is AgentStatus.RUNNING:
             done_turns, done_tokens = self._finished_work(progress.role.value)
             line.turns, line.tokens = done_turns + progress.turns, done_tokens + progress.tokens
             self._dirty = True
+        return self._memory
+
+    @workflow.update
+    def read_memory(self) -> Memory:
+        return self._memory
 
     @workflow.query
     def link(self) -> str:

@@ -213,6 +213,45 @@ async def test_end_to_end_through_bot_serve(hub: FakeHub, serve_dir: Path, repo_
     assert hub.private_key_pem.splitlines()[1] not in log and SECRET not in log
 
 
+def test_killed_serve_takes_its_temporal_server_with_it(hub: FakeHub, serve_dir: Path) -> None:
+    """SIGKILL on `bot serve` (no clean shutdown) still ends its embedded Temporal server."""
+    server = ServeProcess(
+        _serve_env(hub, serve_dir / "data", free_port()), serve_dir, serve_dir / "k.log"
+    )
+    try:
+        server.wait_ready()
+        children = _children(server.process.pid)
+        assert children, "the embedded Temporal server is a child of bot serve"
+    finally:
+        server.kill()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in children)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 async def test_a_run_started_before_a_restart_finishes_after_it(
     hub: FakeHub, serve_dir: Path, repo_name: str
 ) -> None:
@@ -252,5 +291,6 @@ async def test_a_run_started_before_a_restart_finishes_after_it(
         await eventually(lambda: _replies(hub, repo_name), timeout=60)
         assert _replies(hub, repo_name) == [render.help_text()]
         assert [r.content for r in hub.state.reactions_on(comment_id)] == ["eyes"]
+        assert second.interrupt()[0] == 0
     finally:
         second.kill()
