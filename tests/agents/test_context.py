@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import AsyncIterator, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -54,21 +53,6 @@ class FakeMemory:
 
     async def write(self, write: MemoryWrite) -> Note:
         return self.document.apply(write, at="2025-01-01T00:00:00Z")
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
-@pytest.fixture
-async def model(server: ScriptedModel) -> AsyncIterator[AnthropicModel]:
-    client = AnthropicModel(api_key="test-key", base_url=server.base_url)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def test_prefix_is_identical_across_roles_and_read_from_the_cache(

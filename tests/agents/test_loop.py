@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,21 +69,6 @@ def worktree(tmp_path: Path) -> Path:
     subprocess.run([*git, "add", "-A"], cwd=root, check=True)
     subprocess.run([*git, "commit", "-qm", "init"], cwd=root, check=True)
     return root
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
-@pytest.fixture
-async def model(server: ScriptedModel) -> AsyncIterator[AnthropicModel]:
-    client = AnthropicModel(api_key="test-key", base_url=server.base_url)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +49,6 @@ def usage_of_record(record: RecordedRequest) -> Usage:
         cache_read_tokens=usage["cache_read_input_tokens"],
         cache_write_tokens=usage["cache_creation_input_tokens"],
     )
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
-@pytest.fixture
-async def model(server: ScriptedModel) -> AsyncIterator[AnthropicModel]:
-    client = AnthropicModel(api_key="test-key", base_url=server.base_url)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def plan_with(model: AnthropicModel, **overrides: Any) -> Any:

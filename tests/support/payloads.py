@@ -42,6 +42,24 @@ def example(
     return copy.deepcopy(candidates[0])
 
 
+def _pointed(
+    payload: dict[str, Any], owner: str, repo: str, repo_id: int, installation_id: int, login: str
+) -> dict[str, Any]:
+    """An example payload moved to an emulator repository, installation and sender."""
+    payload["installation"] = {
+        "id": installation_id,
+        "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==",
+    }
+    payload["repository"].update(
+        id=repo_id,
+        name=repo,
+        full_name=f"{owner}/{repo}",
+        owner={**payload["repository"]["owner"], "login": owner},
+    )
+    payload["sender"]["login"] = login
+    return payload
+
+
 def comment_event(
     body: str,
     *,
@@ -71,7 +89,6 @@ def comment_event(
         id=comment_id, body=body, user={**payload["comment"]["user"], "login": login}
     )
     payload["comment"]["performed_via_github_app"] = None
-    payload["sender"]["login"] = login
     return payload
 
 
@@ -125,5 +142,4 @@ def review_comment_event(
         diff_hunk=diff_hunk,
         user={**payload["comment"]["user"], "login": login},
     )
-    payload["sender"]["login"] = login
     return payload
