@@ -73,16 +73,8 @@ def comment_event(
     action: str = "created",
 ) -> dict[str, Any]:
     """GitHub's issue_comment example, pointed at a repository of the emulator."""
-    payload = example("issue_comment", action)
-    payload["installation"] = {
-        "id": installation_id,
-        "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==",
-    }
-    payload["repository"].update(
-        id=repo_id,
-        name=repo,
-        full_name=f"{owner}/{repo}",
-        owner={**payload["repository"]["owner"], "login": owner},
+    payload = _pointed(
+        example("issue_comment", action), owner, repo, repo_id, installation_id, login
     )
     payload["issue"]["number"] = issue_number
     payload["comment"].update(
@@ -122,16 +114,13 @@ def review_comment_event(
     installation_id: int = 1,
 ) -> dict[str, Any]:
     """GitHub's pull_request_review_comment.created example, pointed at the emulator."""
-    payload = example("pull_request_review_comment", "created")
-    payload["installation"] = {
-        "id": installation_id,
-        "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==",
-    }
-    payload["repository"].update(
-        id=repo_id,
-        name=repo,
-        full_name=f"{owner}/{repo}",
-        owner={**payload["repository"]["owner"], "login": owner},
+    payload = _pointed(
+        example("pull_request_review_comment", "created"),
+        owner,
+        repo,
+        repo_id,
+        installation_id,
+        login,
     )
     payload["pull_request"]["number"] = pull_number
     payload["comment"].update(
