@@ -34,10 +34,6 @@ def task_too_long(chars: int) -> str:
     )
 
 
-def run_accepted(commenter: str, task_summary: str) -> str:
-    return f"@{commenter} accepted: orchestrating _{task_summary}_."
-
-
 def run_already_going(commenter: str, link: str) -> str:
     return (
         f"@{commenter} a run is already going on this issue: {link}. "
@@ -47,13 +43,6 @@ def run_already_going(commenter: str, link: str) -> str:
 
 def no_run_to_signal(commenter: str, verb: str) -> str:
     return f"@{commenter} there is no run waiting on this issue to {verb}."
-
-
-def one_line(text: str, limit: int = 120) -> str:
-    """The first line of `text`, shortened, safe to put inside emphasis in markdown."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    first = first.replace("_", r"\_").replace("`", "'")
-    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def setup_page(app_name: str = "orchestrate") -> str:

@@ -29,7 +29,6 @@ __all__ = [
     "plan_comment",
     "pr_body",
     "pr_title",
-    "run_cancelled",
     "run_cost",
     "run_failed",
 ]
@@ -40,13 +39,6 @@ MAX_TITLE_CHARS = 120
 
 def cancelled_state(by: str) -> str:
     return f"cancelled by @{login(by)}"
-
-
-def run_cancelled(by: str) -> str:
-    return (
-        f"Run cancelled by @{login(by)}. The agents stop at their next heartbeat; nothing is "
-        "pushed after that."
-    )
 
 
 def approval_expired_state(hours: float) -> str:

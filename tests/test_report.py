@@ -532,7 +532,7 @@ def test_run_failed_quotes_the_reason_in_a_fence_it_cannot_close() -> None:
 def test_cancel_and_approval_messages() -> None:
     """The cancelling login is cleaned; the approval timeout names its hours."""
     assert report.cancelled_state("alice") == "cancelled by @alice"
-    assert report.run_cancelled("bad <b>name") == report.run_cancelled("badbname")
+    assert report.cancelled_state("bad <b>name") == report.cancelled_state("badbname")
     assert "24 hours" in report.approval_expired(24.0)
     assert report.approval_expired_state(1.5) == "stopped: not approved within 1.5 hours"
 
