@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
@@ -9,8 +12,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bot.errors import GitHubError
-from bot.github import GitHubApp, Installation, Reaction
-from bot.shared import CommentKind, RepoRef
+from bot.forge import GitHubForge
+from bot.github import GitHubApp
+from bot.run_io import PostInput, ReactInput
+from bot.shared import RepoRef
 
 # Statuses that will not change on retry: fail the activity at once instead of retrying.
 _FINAL_STATUSES = {400, 401, 403, 404, 410, 422}
@@ -22,32 +27,19 @@ class PermissionInput(BaseModel):
     username: str
 
 
-class ReactInput(BaseModel):
-    installation_id: int
-    repo: RepoRef
-    comment_kind: CommentKind
-    comment_id: int
-    content: Reaction
-
-
-class ReplyInput(BaseModel):
-    installation_id: int
-    repo: RepoRef
-    issue_number: int
-    comment_kind: CommentKind
-    comment_id: int
-    body: str
-
-
-class Posted(BaseModel):
-    id: int
-    html_url: str
-
-
 class SignalInput(BaseModel):
     workflow_id: str
     signal: str
     by: str
+
+
+@contextlib.contextmanager
+def github_errors() -> Iterator[None]:
+    """Inside an activity: a GitHubError leaves as an error Temporal retries or not."""
+    try:
+        yield
+    except GitHubError as exc:
+        raise final_error(exc) from exc
 
 
 def final_error(exc: GitHubError) -> ApplicationError:
@@ -60,56 +52,28 @@ def final_error(exc: GitHubError) -> ApplicationError:
 
 
 class GitHubActivities:
+    """What a command needs before any run: who asked, and an answer where they asked."""
+
     def __init__(self, app: GitHubApp) -> None:
         self.app = app
-
-    async def _installation(self, installation_id: int) -> Installation:
-        try:
-            return await self.app.installation(installation_id)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
+        self.forge = GitHubForge(app)
 
     @activity.defn
     async def check_permission(self, params: PermissionInput) -> str:
-        gh = await self._installation(params.installation_id)
-        try:
+        with github_errors():
+            gh = await self.app.installation(params.installation_id)
             return await gh.permission(params.repo.owner, params.repo.name, params.username)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
 
     @activity.defn
     async def react(self, params: ReactInput) -> None:
-        gh = await self._installation(params.installation_id)
-        repo = params.repo
-        try:
-            if params.comment_kind is CommentKind.REVIEW:
-                await gh.react_to_review_comment(
-                    repo.owner, repo.name, params.comment_id, params.content
-                )
-            else:
-                await gh.react_to_issue_comment(
-                    repo.owner, repo.name, params.comment_id, params.content
-                )
-        except GitHubError as exc:
-            raise final_error(exc) from exc
+        with github_errors():
+            await self.forge.react(params.target, params.content)
 
     @activity.defn
-    async def reply(self, params: ReplyInput) -> Posted:
+    async def reply(self, params: PostInput) -> None:
         """Answer a command where it was written: in the issue, or in the review thread."""
-        gh = await self._installation(params.installation_id)
-        repo = params.repo
-        try:
-            if params.comment_kind is CommentKind.REVIEW:
-                posted = await gh.reply_to_review_comment(
-                    repo.owner, repo.name, params.issue_number, params.comment_id, params.body
-                )
-            else:
-                posted = await gh.create_comment(
-                    repo.owner, repo.name, params.issue_number, params.body
-                )
-        except GitHubError as exc:
-            raise final_error(exc) from exc
-        return Posted(id=posted.id, html_url=posted.html_url)
+        with github_errors():
+            await self.forge.reply(params.target, params.body)
 
 
 class TemporalActivities:

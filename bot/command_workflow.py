@@ -13,14 +13,13 @@ with workflow.unsafe.imports_passed_through():
     from bot.activities import (
         GitHubActivities,
         PermissionInput,
-        ReactInput,
-        ReplyInput,
         SignalInput,
         TemporalActivities,
     )
     from bot.calls import github_call
     from bot.commands import CommandKind
     from bot.github import Reaction
+    from bot.run_io import PostInput, ReactInput
     from bot.shared import CommandRequest, run_workflow_id
     from bot.workflow import RunWorkflow
 
@@ -89,24 +88,11 @@ class CommandWorkflow:
     async def _react(self, request: CommandRequest, content: Reaction) -> None:
         await github_call(
             GitHubActivities.react,
-            ReactInput(
-                installation_id=request.installation_id,
-                repo=request.repo,
-                comment_kind=request.comment_kind,
-                comment_id=request.comment_id,
-                content=content,
-            ),
+            ReactInput(target=request.target, content=content),
         )
 
     async def _reply(self, request: CommandRequest, body: str) -> None:
         await github_call(
             GitHubActivities.reply,
-            ReplyInput(
-                installation_id=request.installation_id,
-                repo=request.repo,
-                issue_number=request.issue_number,
-                comment_kind=request.comment_kind,
-                comment_id=request.comment_id,
-                body=body,
-            ),
+            PostInput(target=request.target, body=body),
         )

@@ -18,17 +18,7 @@ from pydantic import BaseModel
 
 from bot.errors import GitHubError
 from bot.github import GitHubApp, Reaction
-from bot.shared import CommentKind, RepoRef
-
-
-class Target(BaseModel, frozen=True):
-    """The conversation a run answers in."""
-
-    installation_id: int
-    repo: RepoRef
-    issue_number: int
-    comment_kind: CommentKind
-    comment_id: int
+from bot.shared import CommentKind, Target
 
 
 class PullInfo(BaseModel):

@@ -12,14 +12,14 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from bot.activities import final_error
+from bot.activities import github_errors
 from bot.agent_runner import AgentRunner
 from bot.agents.context import SharedContext, warm_request
 from bot.agents.model import ModelClient, usage_of
 from bot.agents.planner import make_plan
 from bot.attribution import render_table
-from bot.errors import ConfigError, GitError, GitHubError, ModelError, PlanInvalid
-from bot.forge import FollowUp, Forge, PullInfo, Remote, Target
+from bot.errors import ConfigError, GitError, ModelError, PlanInvalid
+from bot.forge import FollowUp, Forge, PullInfo, Remote
 from bot.gitops import MirrorCache, Worktree, attribute_range, open_worktree
 from bot.pricing import PriceTable
 from bot.repo_config import CONFIG_PATH, parse_repo_config
@@ -42,6 +42,7 @@ from bot.run_io import (
 )
 from bot.run_models import AgentResult, TestRound, Usage
 from bot.sandbox import SandboxLimits, run_sandboxed
+from bot.shared import Target
 
 SUMMARY_MAX_FILES = 300
 README_HEAD_LINES = 60
@@ -75,22 +76,18 @@ class RunActivities:
         self.client = client
 
     async def _remote(self, target: Target) -> Remote:
-        try:
+        with github_errors():
             return await self.forge.remote(target)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
 
     # -- repository ------------------------------------------------------------------------------
 
     @activity.defn
     async def run_context(self, params: ContextInput) -> RunContext:
         """Default branch head, `.github/orchestrate.yml` there, and a short repository summary."""
-        try:
+        with github_errors():
             branch = await self.forge.default_branch(params.target)
             remote = await self._remote(params.target)
             mirror = await self.cache.sync(remote.url, remote.token)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
         base = await self.cache.remote_head(mirror, branch)
         if base is None:
             raise ApplicationError(f"default branch {branch} has no commits", non_retryable=True)
@@ -242,43 +239,33 @@ class RunActivities:
 
     @activity.defn(name="forge_post_comment")
     async def post_comment(self, params: PostInput) -> Posted:
-        try:
+        with github_errors():
             comment_id, url = await self.forge.post_comment(params.target, params.body)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
         return Posted(id=comment_id, html_url=url)
 
     @activity.defn(name="forge_edit_comment")
     async def edit_comment(self, params: EditInput) -> None:
-        try:
+        with github_errors():
             await self.forge.edit_comment(params.target, params.comment_id, params.body)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
 
     @activity.defn(name="forge_react")
     async def react(self, params: ReactInput) -> None:
-        try:
+        with github_errors():
             await self.forge.react(params.target, params.content)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
 
     @activity.defn(name="forge_reply")
     async def reply(self, params: PostInput) -> None:
-        try:
+        with github_errors():
             await self.forge.reply(params.target, params.body)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
 
     @activity.defn(name="forge_follow_up")
     async def follow_up(self, params: ContextInput) -> FollowUp:
-        try:
+        with github_errors():
             return await self.forge.follow_up(params.target)
-        except GitHubError as exc:
-            raise final_error(exc) from exc
 
     @activity.defn(name="forge_open_pull")
     async def open_pull(self, params: PullInput) -> PullInfo:
-        try:
+        with github_errors():
             return await self.forge.open_pull(
                 params.target,
                 head=params.head,
@@ -287,8 +274,6 @@ class RunActivities:
                 body=params.body,
                 draft=params.draft,
             )
-        except GitHubError as exc:
-            raise final_error(exc) from exc
 
     # -- helpers ---------------------------------------------------------------------------------
 

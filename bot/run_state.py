@@ -21,7 +21,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from bot import decisions, report
     from bot.calls import github_call
-    from bot.forge import FollowUp, Target
+    from bot.forge import FollowUp
     from bot.memory import Memory
     from bot.plan import Plan, Role
     from bot.pricing import PriceTable
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         PostInput,
     )
     from bot.run_models import AgentResult, AgentStatus, Span, TestRound, Usage
+    from bot.shared import Target
 
 T = TypeVar("T")
 STATUS_EDIT_INTERVAL = timedelta(seconds=3)

@@ -24,6 +24,16 @@ class RepoRef(BaseModel, frozen=True):
         return f"{self.owner}/{self.name}"
 
 
+class Target(BaseModel, frozen=True):
+    """The conversation a command is answered in: an issue (or PR) and the comment."""
+
+    installation_id: int
+    repo: RepoRef
+    issue_number: int
+    comment_kind: CommentKind
+    comment_id: int
+
+
 class CommandRequest(BaseModel, frozen=True):
     """One `/orchestrate` comment, as the webhook saw it. Everything after this is a workflow."""
 
@@ -43,6 +53,16 @@ class CommandRequest(BaseModel, frozen=True):
     review_path: str | None = None
     review_line: int | None = None
     review_diff_hunk: str | None = None
+
+    @property
+    def target(self) -> Target:
+        return Target(
+            installation_id=self.installation_id,
+            repo=self.repo,
+            issue_number=self.issue_number,
+            comment_kind=self.comment_kind,
+            comment_id=self.comment_id,
+        )
 
 
 def command_workflow_id(repo_id: int, comment_kind: CommentKind, comment_id: int) -> str:

@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from bot import decisions, report
     from bot.calls import GITHUB_RETRY, github_call
-    from bot.forge import FollowUp, Target
+    from bot.forge import FollowUp
     from bot.memory import Memory, MemoryWrite, Note
     from bot.plan import Role
     from bot.repo_config import RepoConfig
@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from bot.run_models import AgentStatus, TestRound
     from bot.run_state import MODEL_RETRY, RunCancelled, RunProgress, RunState
-    from bot.shared import CommandRequest
+    from bot.shared import CommandRequest, Target
 
 
 @workflow.defn
@@ -89,13 +89,7 @@ class RunWorkflow(RunState):
 
     @workflow.run
     async def run(self, request: CommandRequest) -> RunProgress:
-        target = Target(
-            installation_id=request.installation_id,
-            repo=request.repo,
-            issue_number=request.issue_number,
-            comment_kind=request.comment_kind,
-            comment_id=request.comment_id,
-        )
+        target = request.target
         started = workflow.now()
         self._title = request.issue_title
         publisher = asyncio.ensure_future(self._publish_status(target))
