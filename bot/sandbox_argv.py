@@ -78,11 +78,14 @@ def sandbox_env(extra: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def probe_argv() -> list[str] | None:
-    """A bwrap call that builds a minimal sandbox and runs `true`; None without bwrap/prlimit."""
+    """A bwrap call that builds a small sandbox with the mount options `build_argv` relies on
+    (sized tmpfs needs bwrap 0.8) and runs `true`; None without bwrap or prlimit."""
     bwrap, prlimit = shutil.which("bwrap"), shutil.which("prlimit")
     if bwrap is None or prlimit is None:
         return None
-    return [bwrap, "--unshare-all", "--cap-drop", "ALL", *_system_binds(), "--", "/bin/true"]
+    args = [bwrap, "--unshare-all", "--cap-drop", "ALL", *_system_binds(), "--dev", "/dev"]
+    args += [*_private_tmpfs("/tmp", SandboxLimits(tmpfs_mb=1)), "--remount-ro", "/dev"]
+    return [*args, "--", "/bin/true"]
 
 
 def build_argv(
