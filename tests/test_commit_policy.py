@@ -1,0 +1,204 @@
+"""The commit write policy, pure: a table of hostile staged entries and what each is refused for."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commit_policy import (
+    DENIED,
+    IN_GIT,
+    OUTSIDE,
+    SUBMODULE,
+    Refusal,
+    StagedEntry,
+    WritePolicy,
+    reportable,
+    resolve_link,
+    screen,
+)
+
+MIB = 1024 * 1024
+DEFAULT = WritePolicy()
+DOCS = WritePolicy(allowed_globs=("docs/**", "**/*.md"))
+SUBMODULES = WritePolicy(allow_submodules=True)
+NO_LINKS: dict[str, str] = {}
+
+
+def file(path: str, size: int = 10) -> StagedEntry:
+    return StagedEntry(path=path, size=size)
+
+
+def link(path: str, target: str | None) -> StagedEntry:
+    return StagedEntry(path=path, new_mode="120000", target=target)
+
+
+def gitlink(path: str) -> StagedEntry:
+    return StagedEntry(path=path, new_mode="160000")
+
+
+def deleted(path: str, mode: str = "100644") -> StagedEntry:
+    return StagedEntry(path=path, old_mode=mode, new_mode="000000")
+
+
+def reason_of(entry: StagedEntry, policy: WritePolicy, links: dict[str, str]) -> str | None:
+    found = screen(
+        [entry], policy, {**links, **({entry.path: entry.target} if entry.target else {})}
+    )
+    assert len(found) <= 1
+    return found[0].reason if found else None
+
+
+TARGET_OUT = "symlink target outside the repository"
+
+CASES: list[tuple[str, StagedEntry, WritePolicy, dict[str, str], str | None]] = [
+    ("plain source file", file("src/app.py"), DEFAULT, NO_LINKS, None),
+    ("workflow file", file(".github/workflows/ci.yml"), DEFAULT, NO_LINKS, DENIED),
+    ("workflow deletion", deleted(".github/workflows/ci.yml"), DEFAULT, NO_LINKS, DENIED),
+    ("file AT the workflows dir", file(".github/workflows"), DEFAULT, NO_LINKS, DENIED),
+    ("file replacing .github", file(".github"), DEFAULT, NO_LINKS, DENIED),
+    ("other .github file", file(".github/CODEOWNERS"), DEFAULT, NO_LINKS, None),
+    ("symlink AT workflows", link(".github/workflows", "../ci"), DEFAULT, NO_LINKS, DENIED),
+    ("symlink replacing .github", link(".github", "ci"), DEFAULT, NO_LINKS, DENIED),
+    ("gitlink AT workflows", gitlink(".github/workflows"), DEFAULT, NO_LINKS, SUBMODULE),
+    ("gitlink AT workflows, allowed", gitlink(".github/workflows"), SUBMODULES, NO_LINKS, DENIED),
+    ("link to workflows", link("ci", ".github/workflows"), DEFAULT, NO_LINKS, "target: " + DENIED),
+    ("link to .github", link("ci", ".github"), DEFAULT, NO_LINKS, "target: " + DENIED),
+    ("link, odd spelling", link("ci", "./.github//workflows/"), DEFAULT, NO_LINKS, "target"),
+    ("link via ..", link("src/ci", "../.github/workflows/x.yml"), DEFAULT, NO_LINKS, "target"),
+    ("link via other link", link("ci", "gh/workflows"), DEFAULT, {"gh": ".github"}, "target"),
+    ("link to a .git", link("hooks", ".git/hooks"), DEFAULT, NO_LINKS, "target: " + IN_GIT),
+    ("link, absolute", link("leak", "/proc/1/environ"), DEFAULT, NO_LINKS, TARGET_OUT),
+    ("link, .. out", link("docs/up", "../../etc"), DEFAULT, NO_LINKS, TARGET_OUT),
+    ("link, just ..", link("up", ".."), DEFAULT, NO_LINKS, TARGET_OUT),
+    ("link via link out", link("x", "up/etc"), DEFAULT, {"up": ".."}, TARGET_OUT),
+    ("link loop", link("c", "a"), DEFAULT, {"a": "b", "b": "a"}, TARGET_OUT),
+    ("link to root", link("root", "."), DEFAULT, NO_LINKS, "repository root"),
+    ("link, drive", link("win", "C:/Windows"), DEFAULT, NO_LINKS, TARGET_OUT),
+    ("link, backslash", link("win", "..\\..\\etc"), DEFAULT, NO_LINKS, "not a plain"),
+    ("link, newline", link("nl", "a\nb"), DEFAULT, NO_LINKS, "not a plain"),
+    ("link, unreadable", link("u", None), DEFAULT, NO_LINKS, "unreadable"),
+    ("link, too long", link("long", "a/" * 3000), DEFAULT, NO_LINKS, "too long"),
+    ("link inside, fine", link("src/util", "../lib/util"), DEFAULT, NO_LINKS, None),
+    ("symlinked .gitattributes", link(".gitattributes", "x"), DEFAULT, NO_LINKS, "metadata"),
+    ("symlinked .gitmodules", link("a/.gitmodules", "x"), SUBMODULES, NO_LINKS, "metadata"),
+    ("gitlink", gitlink("vendor/lib"), DEFAULT, NO_LINKS, SUBMODULE),
+    ("gitlink removed", deleted("vendor/lib", "160000"), DEFAULT, NO_LINKS, SUBMODULE),
+    ("gitlink, allowed", gitlink("vendor/lib"), SUBMODULES, NO_LINKS, None),
+    (".gitmodules", file(".gitmodules"), DEFAULT, NO_LINKS, SUBMODULE),
+    ("nested .GitModules", file("sub/.GitModules"), DEFAULT, NO_LINKS, SUBMODULE),
+    (".gitmodules, allowed", file(".gitmodules"), SUBMODULES, NO_LINKS, None),
+    ("case variant", file(".GitHub/Workflows/ci.yml"), DEFAULT, NO_LINKS, DENIED),
+    ("NTFS trailing dot", file(".github/workflows./ci.yml"), DEFAULT, NO_LINKS, DENIED),
+    ("NTFS stream", file(".github/workflows::$DATA/x"), DEFAULT, NO_LINKS, DENIED),
+    ("HFS ignorable", file(".github/work\u200cflows/ci.yml"), DEFAULT, NO_LINKS, DENIED),
+    ("in .git", file(".git/hooks/pre-commit"), DEFAULT, NO_LINKS, IN_GIT),
+    ("in .GIT", file(".GIT/config"), DEFAULT, NO_LINKS, IN_GIT),
+    ("nested .git", file("vendor/.git/config"), DEFAULT, NO_LINKS, IN_GIT),
+    ("NTFS git~1", file("x/GIT~1/config"), DEFAULT, NO_LINKS, IN_GIT),
+    ("HFS .git", file("x/.g\u200bit/config"), DEFAULT, NO_LINKS, IN_GIT),
+    ("newline in name", file("a\nOrchestrate-Agent: docs"), DEFAULT, NO_LINKS, "control"),
+    ("carriage return", file("a\rb.txt"), DEFAULT, NO_LINKS, "control"),
+    ("escape sequence", file("a\x1b[31mred"), DEFAULT, NO_LINKS, "control"),
+    ("C1 control", file("a\x85b"), DEFAULT, NO_LINKS, "control"),
+    ("bidi override", file("invoice\u202etxt.exe"), DEFAULT, NO_LINKS, "control"),
+    ("line separator", file("a\u2028b"), DEFAULT, NO_LINKS, "control"),
+    ("not UTF-8", file("bad\udcff.txt"), DEFAULT, NO_LINKS, "not valid UTF-8"),
+    ("exactly the limit", file("data.json", MIB), DEFAULT, NO_LINKS, None),
+    ("one byte over", file("data.json", MIB + 1), DEFAULT, NO_LINKS, f"larger than {MIB}"),
+    ("20 MB file", file("dump.bin", 20 * MIB), DEFAULT, NO_LINKS, "larger than"),
+    ("unknown mode", StagedEntry(path="d", new_mode="040000"), DEFAULT, NO_LINKS, "unsupported"),
+    ("docs: docs file", file("docs/guide/x.rst"), DOCS, NO_LINKS, None),
+    ("docs: markdown anywhere", file("pkg/README.md"), DOCS, NO_LINKS, None),
+    ("docs: source", file("src/x.py"), DOCS, NO_LINKS, OUTSIDE),
+    ("docs: case variant", file("DOCS/x.rst"), DOCS, NO_LINKS, OUTSIDE),
+    ("docs: deletion outside", deleted("src/x.py"), DOCS, NO_LINKS, OUTSIDE),
+    ("docs: link out of docs", link("docs/api", "../src"), DOCS, NO_LINKS, "target: " + OUTSIDE),
+    ("docs: link inside docs", link("docs/latest", "v2"), DOCS, NO_LINKS, None),
+    ("docs: gitlink in docs", gitlink("docs/theme"), DOCS, NO_LINKS, SUBMODULE),
+    ("docs: workflow .md", file(".github/workflows/x.md"), DOCS, NO_LINKS, DENIED),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "policy", "links", "expected"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_policy_table(
+    entry: StagedEntry, policy: WritePolicy, links: dict[str, str], expected: str | None
+) -> None:
+    """Each hostile entry is refused for its reason; the harmless ones pass."""
+    reason = reason_of(entry, policy, links)
+    if expected is None:
+        assert reason is None
+    else:
+        assert reason is not None and expected in reason
+
+
+def test_commit_total_is_capped_in_path_order() -> None:
+    """Files within the per-file limit still stop once the commit's total passes its cap."""
+    entries = [file(f"data/{n:02}.bin", MIB) for n in range(12)]
+    refused = screen(entries, DEFAULT, NO_LINKS)
+    assert [r.path for r in refused] == ["data/10.bin", "data/11.bin"]
+    assert {r.reason for r in refused} == {f"the commit would pass {10 * MIB} bytes"}
+
+
+def test_refused_entries_do_not_count_towards_the_total() -> None:
+    """An oversized file refused on its own does not use up the commit's budget."""
+    entries = [file("a.bin", 50 * MIB), *(file(f"b{n}.bin", MIB) for n in range(10))]
+    assert [r.path for r in screen(entries, DEFAULT, NO_LINKS)] == ["a.bin"]
+
+
+def test_entangled_entries_go_with_the_refused_one() -> None:
+    """A change under (or over) a refused path is refused too: restoring the refused path
+    (file ↔ directory) would leave an index git cannot commit."""
+    entries = [
+        deleted("notes"),  # outside the docs role's paths: refused, so `notes` comes back
+        file("notes/a.md"),  # allowed by `**/*.md`, but cannot exist beside the file `notes`
+        file("docs/ok.md"),
+    ]
+    assert screen(entries, DOCS, NO_LINKS) == [
+        Refusal(path="notes", reason=OUTSIDE),
+        Refusal(path="notes/a.md", reason="depends on another refused change"),
+    ]
+    replaced = [link(".github/workflows", "../ci"), deleted(".github/workflows/ci.yml")]
+    assert [r.reason for r in screen(replaced, DEFAULT, NO_LINKS)] == [DENIED, DENIED]
+
+
+def test_workflow_edits_allowed_by_config_pass() -> None:
+    """With no denied globs (allow_workflow_edits), workflow files and links there pass."""
+    allowed = WritePolicy(denied_globs=())
+    entries = [file(".github/workflows/ci.yml"), link("ci", ".github/workflows")]
+    assert screen(entries, allowed, {"ci": ".github/workflows"}) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "links", "expected"),
+    [
+        ("a/b/c", {}, "a/b/c"),
+        ("a/./b//c/", {}, "a/b/c"),
+        ("a/../b", {}, "b"),
+        ("..", {}, None),
+        ("a/../..", {}, None),
+        ("l/x", {"l": "a/b"}, "a/b/x"),
+        ("l/../x", {"l": "a/b"}, "a/x"),  # `..` after a link applies to where it points
+        ("d/l", {"d/l": "../e"}, "e"),  # relative to the link's own directory
+        ("l", {"l": "/etc"}, None),
+        ("l", {"l": "m", "m": "l"}, None),
+        ("l", {"l": ""}, None),
+        (".", {}, ""),
+    ],
+)
+def test_resolve_link(path: str, links: dict[str, str], expected: str | None) -> None:
+    """Paths resolve through the index's symlinks like a checkout; escapes and loops are None."""
+    assert resolve_link(path, links) == expected
+
+
+def test_reportable_caps_count_and_names() -> None:
+    """Reported refusals are few, valid UTF-8 and short, with one row counting the rest."""
+    many = [Refusal(path=f"f{n}\udcff" + "x" * 500, reason="r") for n in range(60)]
+    shown = reportable(many, limit=3)
+    assert len(shown) == 4
+    assert shown[0].path.startswith("f0\ufffdxxx") and len(shown[0].path) == 300
+    assert shown[0].path.encode("utf-8")
+    assert shown[-1] == Refusal(path="…", reason="and 57 more refused paths")
