@@ -235,14 +235,21 @@ def _link_refusal(
     if target.startswith("/") or re.match(r"[A-Za-z]:", target):
         return "symlink target outside the repository"
     directory = entry.path.rsplit("/", 1)[0] if "/" in entry.path else ""
-    links = {**symlinks, entry.path: target}
-    resolved = resolve_link(f"{directory}/{target}" if directory else target, links)
-    if resolved is None:
-        return "symlink target outside the repository (or a loop)"
-    if resolved == "":
-        return "symlink target is the repository root"
-    reason = path_refusal(resolved, policy)
-    return None if reason is None else f"symlink target: {reason}"
+    joined = f"{directory}/{target}" if directory else target
+    # The target as written (links on the way not followed) and as resolved through the
+    # index's links: a link it passes through may itself be refused and restored.
+    for resolved in (
+        resolve_link(joined, {}),
+        resolve_link(joined, {**symlinks, entry.path: target}),
+    ):
+        if resolved is None:
+            return "symlink target outside the repository (or a loop)"
+        if resolved == "":
+            return "symlink target is the repository root"
+        reason = path_refusal(resolved, policy)
+        if reason is not None:
+            return f"symlink target: {reason}"
+    return None
 
 
 def _denied(folded_path: str, globs: Iterable[str]) -> bool:

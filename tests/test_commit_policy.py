@@ -165,6 +165,17 @@ def test_entangled_entries_go_with_the_refused_one() -> None:
     assert [r.reason for r in screen(replaced, DEFAULT, NO_LINKS)] == [DENIED, DENIED]
 
 
+def test_a_link_through_a_refused_link_is_refused_too() -> None:
+    """`wf -> .github/workflows` resolves to `ci` only while the refused link
+    `.github/workflows -> ../ci` stands: the target as written is checked as well."""
+    entries = [link(".github/workflows", "../ci"), link("wf", ".github/workflows")]
+    links = {".github/workflows": "../ci", "wf": ".github/workflows"}
+    assert screen(entries, DEFAULT, links) == [
+        Refusal(path=".github/workflows", reason=DENIED),
+        Refusal(path="wf", reason="symlink target: " + DENIED),
+    ]
+
+
 def test_workflow_edits_allowed_by_config_pass() -> None:
     """With no denied globs (allow_workflow_edits), workflow files and links there pass."""
     allowed = WritePolicy(denied_globs=())
