@@ -129,9 +129,10 @@ def screen(
 
 
 def reportable(refusals: Sequence[Refusal], limit: int = MAX_REPORTED) -> list[Refusal]:
-    """At most `limit` refusals (plus one that counts the rest) with names that are valid UTF-8
-    and at most MAX_SHOWN_CHARS long: they travel in Temporal payloads and commit messages.
-    Neutralising them for readers is the renderer's job."""
+    """At most `limit` refusals (plus one that counts the rest) with names that are valid UTF-8,
+    hold no control or separator characters (shown as `\\uXXXX`) and are at most
+    MAX_SHOWN_CHARS long: they travel in Temporal payloads and commit messages. Neutralising
+    them for readers (mentions, markdown) is the renderer's job."""
     shown = [
         Refusal(path=_shown(refusal.path), reason=refusal.reason) for refusal in refusals[:limit]
     ]
@@ -142,6 +143,8 @@ def reportable(refusals: Sequence[Refusal], limit: int = MAX_REPORTED) -> list[R
 
 def _shown(path: str) -> str:
     text = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    # A newline in a refused name must not become a line (a trailer) of the commit message.
+    text = _BAD_NAME.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
 
 

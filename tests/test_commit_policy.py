@@ -21,6 +21,7 @@ MIB = 1024 * 1024
 DEFAULT = WritePolicy()
 DOCS = WritePolicy(allowed_globs=("docs/**", "**/*.md"))
 SUBMODULES = WritePolicy(allow_submodules=True)
+DIRS = WritePolicy(allowed_globs=("docs", "src/*.py"), denied_globs=("docs/private",))
 NO_LINKS: dict[str, str] = {}
 
 
@@ -49,6 +50,9 @@ def reason_of(entry: StagedEntry, policy: WritePolicy, links: dict[str, str]) ->
 
 
 TARGET_OUT = "symlink target outside the repository"
+LOOP_OR_OUT = "symlink target outside the repository (or a loop)"
+NOT_PLAIN = "symlink target is not a plain relative path"
+CONTROL = "control or separator characters in the name"
 
 CASES: list[tuple[str, StagedEntry, WritePolicy, dict[str, str], str | None]] = [
     ("plain source file", file("src/app.py"), DEFAULT, NO_LINKS, None),
@@ -61,26 +65,74 @@ CASES: list[tuple[str, StagedEntry, WritePolicy, dict[str, str], str | None]] = 
     ("symlink replacing .github", link(".github", "ci"), DEFAULT, NO_LINKS, DENIED),
     ("gitlink AT workflows", gitlink(".github/workflows"), DEFAULT, NO_LINKS, SUBMODULE),
     ("gitlink AT workflows, allowed", gitlink(".github/workflows"), SUBMODULES, NO_LINKS, DENIED),
-    ("link to workflows", link("ci", ".github/workflows"), DEFAULT, NO_LINKS, "target: " + DENIED),
-    ("link to .github", link("ci", ".github"), DEFAULT, NO_LINKS, "target: " + DENIED),
-    ("link, odd spelling", link("ci", "./.github//workflows/"), DEFAULT, NO_LINKS, "target"),
-    ("link via ..", link("src/ci", "../.github/workflows/x.yml"), DEFAULT, NO_LINKS, "target"),
-    ("link via other link", link("ci", "gh/workflows"), DEFAULT, {"gh": ".github"}, "target"),
-    ("link to a .git", link("hooks", ".git/hooks"), DEFAULT, NO_LINKS, "target: " + IN_GIT),
+    (
+        "link to workflows",
+        link("ci", ".github/workflows"),
+        DEFAULT,
+        NO_LINKS,
+        "symlink target: " + DENIED,
+    ),
+    ("link to .github", link("ci", ".github"), DEFAULT, NO_LINKS, "symlink target: " + DENIED),
+    (
+        "link, odd spelling",
+        link("ci", "./.github//workflows/"),
+        DEFAULT,
+        NO_LINKS,
+        "symlink target: " + DENIED,
+    ),
+    (
+        "link via ..",
+        link("src/ci", "../.github/workflows/x.yml"),
+        DEFAULT,
+        NO_LINKS,
+        "symlink target: " + DENIED,
+    ),
+    (
+        "link via other link",
+        link("ci", "gh/workflows"),
+        DEFAULT,
+        {"gh": ".github"},
+        "symlink target: " + DENIED,
+    ),
+    ("link to a .git", link("hooks", ".git/hooks"), DEFAULT, NO_LINKS, "symlink target: " + IN_GIT),
     ("link, absolute", link("leak", "/proc/1/environ"), DEFAULT, NO_LINKS, TARGET_OUT),
-    ("link, .. out", link("docs/up", "../../etc"), DEFAULT, NO_LINKS, TARGET_OUT),
-    ("link, just ..", link("up", ".."), DEFAULT, NO_LINKS, TARGET_OUT),
-    ("link via link out", link("x", "up/etc"), DEFAULT, {"up": ".."}, TARGET_OUT),
-    ("link loop", link("c", "a"), DEFAULT, {"a": "b", "b": "a"}, TARGET_OUT),
-    ("link to root", link("root", "."), DEFAULT, NO_LINKS, "repository root"),
+    ("link, .. out", link("docs/up", "../../etc"), DEFAULT, NO_LINKS, LOOP_OR_OUT),
+    ("link, just ..", link("up", ".."), DEFAULT, NO_LINKS, LOOP_OR_OUT),
+    ("link via link out", link("x", "up/etc"), DEFAULT, {"up": ".."}, LOOP_OR_OUT),
+    ("link loop", link("c", "a"), DEFAULT, {"a": "b", "b": "a"}, LOOP_OR_OUT),
+    ("link to root", link("root", "."), DEFAULT, NO_LINKS, "symlink target is the repository root"),
     ("link, drive", link("win", "C:/Windows"), DEFAULT, NO_LINKS, TARGET_OUT),
-    ("link, backslash", link("win", "..\\..\\etc"), DEFAULT, NO_LINKS, "not a plain"),
-    ("link, newline", link("nl", "a\nb"), DEFAULT, NO_LINKS, "not a plain"),
-    ("link, unreadable", link("u", None), DEFAULT, NO_LINKS, "unreadable"),
-    ("link, too long", link("long", "a/" * 3000), DEFAULT, NO_LINKS, "too long"),
+    ("link, backslash", link("win", "..\\..\\etc"), DEFAULT, NO_LINKS, NOT_PLAIN),
+    ("link, newline", link("nl", "a\nb"), DEFAULT, NO_LINKS, NOT_PLAIN),
+    (
+        "link, unreadable",
+        link("u", None),
+        DEFAULT,
+        NO_LINKS,
+        "symlink target unreadable or too long",
+    ),
+    (
+        "link, too long",
+        link("long", "a/" * 3000),
+        DEFAULT,
+        NO_LINKS,
+        "symlink target unreadable or too long",
+    ),
     ("link inside, fine", link("src/util", "../lib/util"), DEFAULT, NO_LINKS, None),
-    ("symlinked .gitattributes", link(".gitattributes", "x"), DEFAULT, NO_LINKS, "metadata"),
-    ("symlinked .gitmodules", link("a/.gitmodules", "x"), SUBMODULES, NO_LINKS, "metadata"),
+    (
+        "symlinked .gitattributes",
+        link(".gitattributes", "x"),
+        DEFAULT,
+        NO_LINKS,
+        "git metadata files may not be symlinks",
+    ),
+    (
+        "symlinked .gitmodules",
+        link("a/.gitmodules", "x"),
+        SUBMODULES,
+        NO_LINKS,
+        "git metadata files may not be symlinks",
+    ),
     ("gitlink", gitlink("vendor/lib"), DEFAULT, NO_LINKS, SUBMODULE),
     ("gitlink removed", deleted("vendor/lib", "160000"), DEFAULT, NO_LINKS, SUBMODULE),
     ("gitlink, allowed", gitlink("vendor/lib"), SUBMODULES, NO_LINKS, None),
@@ -96,26 +148,43 @@ CASES: list[tuple[str, StagedEntry, WritePolicy, dict[str, str], str | None]] = 
     ("nested .git", file("vendor/.git/config"), DEFAULT, NO_LINKS, IN_GIT),
     ("NTFS git~1", file("x/GIT~1/config"), DEFAULT, NO_LINKS, IN_GIT),
     ("HFS .git", file("x/.g\u200bit/config"), DEFAULT, NO_LINKS, IN_GIT),
-    ("newline in name", file("a\nOrchestrate-Agent: docs"), DEFAULT, NO_LINKS, "control"),
-    ("carriage return", file("a\rb.txt"), DEFAULT, NO_LINKS, "control"),
-    ("escape sequence", file("a\x1b[31mred"), DEFAULT, NO_LINKS, "control"),
-    ("C1 control", file("a\x85b"), DEFAULT, NO_LINKS, "control"),
-    ("bidi override", file("invoice\u202etxt.exe"), DEFAULT, NO_LINKS, "control"),
-    ("line separator", file("a\u2028b"), DEFAULT, NO_LINKS, "control"),
-    ("not UTF-8", file("bad\udcff.txt"), DEFAULT, NO_LINKS, "not valid UTF-8"),
+    ("newline in name", file("a\nOrchestrate-Agent: docs"), DEFAULT, NO_LINKS, CONTROL),
+    ("carriage return", file("a\rb.txt"), DEFAULT, NO_LINKS, CONTROL),
+    ("escape sequence", file("a\x1b[31mred"), DEFAULT, NO_LINKS, CONTROL),
+    ("C1 control", file("a\x85b"), DEFAULT, NO_LINKS, CONTROL),
+    ("bidi override", file("invoice\u202etxt.exe"), DEFAULT, NO_LINKS, CONTROL),
+    ("line separator", file("a\u2028b"), DEFAULT, NO_LINKS, CONTROL),
+    ("not UTF-8", file("bad\udcff.txt"), DEFAULT, NO_LINKS, "the name is not valid UTF-8"),
     ("exactly the limit", file("data.json", MIB), DEFAULT, NO_LINKS, None),
-    ("one byte over", file("data.json", MIB + 1), DEFAULT, NO_LINKS, f"larger than {MIB}"),
-    ("20 MB file", file("dump.bin", 20 * MIB), DEFAULT, NO_LINKS, "larger than"),
-    ("unknown mode", StagedEntry(path="d", new_mode="040000"), DEFAULT, NO_LINKS, "unsupported"),
+    ("one byte over", file("data.json", MIB + 1), DEFAULT, NO_LINKS, f"larger than {MIB} bytes"),
+    ("20 MB file", file("dump.bin", 20 * MIB), DEFAULT, NO_LINKS, f"larger than {MIB} bytes"),
+    (
+        "unknown mode",
+        StagedEntry(path="d", new_mode="040000"),
+        DEFAULT,
+        NO_LINKS,
+        "unsupported file type",
+    ),
     ("docs: docs file", file("docs/guide/x.rst"), DOCS, NO_LINKS, None),
     ("docs: markdown anywhere", file("pkg/README.md"), DOCS, NO_LINKS, None),
     ("docs: source", file("src/x.py"), DOCS, NO_LINKS, OUTSIDE),
     ("docs: case variant", file("DOCS/x.rst"), DOCS, NO_LINKS, OUTSIDE),
     ("docs: deletion outside", deleted("src/x.py"), DOCS, NO_LINKS, OUTSIDE),
-    ("docs: link out of docs", link("docs/api", "../src"), DOCS, NO_LINKS, "target: " + OUTSIDE),
+    (
+        "docs: link out of docs",
+        link("docs/api", "../src"),
+        DOCS,
+        NO_LINKS,
+        "symlink target: " + OUTSIDE,
+    ),
     ("docs: link inside docs", link("docs/latest", "v2"), DOCS, NO_LINKS, None),
     ("docs: gitlink in docs", gitlink("docs/theme"), DOCS, NO_LINKS, SUBMODULE),
     ("docs: workflow .md", file(".github/workflows/x.md"), DOCS, NO_LINKS, DENIED),
+    ("glob naming a directory", file("docs/deep/a.md"), DIRS, NO_LINKS, None),
+    ("denied directory's file", file("docs/private/key.pem"), DIRS, NO_LINKS, DENIED),
+    ("denied directory, case", file("docs/Private/key.pem"), DIRS, NO_LINKS, DENIED),
+    ("allowed only exactly", file("src/a.py"), DIRS, NO_LINKS, None),
+    ("beside an allowed glob", file("src/a.pyc"), DIRS, NO_LINKS, OUTSIDE),
 ]
 
 
@@ -128,11 +197,7 @@ def test_policy_table(
     entry: StagedEntry, policy: WritePolicy, links: dict[str, str], expected: str | None
 ) -> None:
     """Each hostile entry is refused for its reason; the harmless ones pass."""
-    reason = reason_of(entry, policy, links)
-    if expected is None:
-        assert reason is None
-    else:
-        assert reason is not None and expected in reason
+    assert reason_of(entry, policy, links) == expected
 
 
 def test_commit_total_is_capped_in_path_order() -> None:
@@ -206,10 +271,13 @@ def test_resolve_link(path: str, links: dict[str, str], expected: str | None) ->
 
 
 def test_reportable_caps_count_and_names() -> None:
-    """Reported refusals are few, valid UTF-8 and short, with one row counting the rest."""
+    """Reported refusals are few, valid UTF-8, one line and short, with one row counting the
+    rest."""
     many = [Refusal(path=f"f{n}\udcff" + "x" * 500, reason="r") for n in range(60)]
     shown = reportable(many, limit=3)
     assert len(shown) == 4
     assert shown[0].path.startswith("f0\ufffdxxx") and len(shown[0].path) == 300
     assert shown[0].path.encode("utf-8")
     assert shown[-1] == Refusal(path="…", reason="and 57 more refused paths")
+    [trailer] = reportable([Refusal(path="a\nOrchestrate-Agent: docs\u202e", reason="r")])
+    assert trailer.path == "a\\u000aOrchestrate-Agent: docs\\u202e"

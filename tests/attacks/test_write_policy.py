@@ -290,14 +290,16 @@ async def test_a_run_commits_only_what_the_policy_allows(
     hub: FakeHub, temporal_client: Client, task_queue: str, repo_name: str, tmp_path: Path
 ) -> None:
     """The whole stack: an injected implementer's `run` command leaves a nested repository at
-    .github/workflows, links into it and out, and a 20 MB file; the run still completes, the
-    pushed branch holds only its real change, and the commit message names what was dropped."""
+    .github/workflows, links into it and out, a 20 MB file and a name with a newline; the run
+    still completes, the pushed branch holds only its real change, and the commit message
+    names what was dropped, each on no line of its own."""
     hostile = (
         "mkdir -p .github/workflows && cd .github/workflows && git init -q"
         " && echo 'on: push' > evil.yml && git add -A"
         " && git -c user.name=x -c user.email=x@x commit -qm x && cd ../.."
         " && ln -s .github/workflows wf && ln -s /proc/1/environ env"
         " && head -c 20000000 /dev/zero > big.bin"
+        " && touch \"$(printf 'x\\nCo-authored-by: evil <evil@example.com>')\""
     )
     implement = [
         Turn(tool_calls=[ToolCall("run", {"command": hostile}), create("notes.txt", "hi\n")]),
@@ -319,3 +321,5 @@ async def test_a_run_commits_only_what_the_policy_allows(
     assert "Not committed (not allowed): .github/workflows/.git (.git is off limits)" in message
     for dropped in ("big.bin (larger than", "env (symlink target outside", "wf (symlink target"):
         assert dropped in message
+    assert "x\\u000aCo-authored-by: evil" in message  # one line: the name cannot add a trailer
+    assert not any(line.startswith("Co-authored-by") for line in message.splitlines())
