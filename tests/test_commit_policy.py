@@ -16,6 +16,8 @@ from bot.commit_policy import (
     resolve_link,
     screen,
 )
+from bot.errors import ConfigError
+from bot.repo_config import parse_repo_config
 
 MIB = 1024 * 1024
 DEFAULT = WritePolicy()
@@ -281,3 +283,15 @@ def test_reportable_caps_count_and_names() -> None:
     assert shown[-1] == Refusal(path="…", reason="and 57 more refused paths")
     [trailer] = reportable([Refusal(path="a\nOrchestrate-Agent: docs\u202e", reason="r")])
     assert trailer.path == "a\\u000aOrchestrate-Agent: docs\\u202e"
+
+
+def test_repository_settings_default_and_bound_the_limits() -> None:
+    """Submodules are refused and files capped at 1 MiB by default; a repository cannot raise
+    the file cap to where GitHub warns (50 MiB) or rejects."""
+    config = parse_repo_config("allow_submodules: true\nmax_file_bytes: 52428800\n")
+    assert (config.allow_submodules, config.max_file_bytes) == (True, 50 * MIB)
+    defaults = parse_repo_config(None)
+    assert (defaults.allow_submodules, defaults.max_file_bytes) == (False, MIB)
+    assert defaults.max_commit_bytes == 10 * MIB
+    with pytest.raises(ConfigError, match="max_file_bytes"):
+        parse_repo_config("max_file_bytes: 104857600\n")
