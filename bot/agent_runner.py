@@ -13,14 +13,16 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from bot.agents.context import SharedContext
-from bot.agents.fs_tools import DEFAULT_DENIED_WRITE_GLOBS, glob_matches
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import ModelClient
 from bot.agents.toolbox import Toolbox
+from bot.commit_policy import DEFAULT_DENIED_WRITE_GLOBS, Refusal, WritePolicy, reportable
 from bot.errors import GitError, MemoryRefused, RebaseConflict
 from bot.forge import Remote
 from bot.gitops import MirrorCache, Worktree, open_worktree
 from bot.memory import Memory, MemoryWrite, Note
+from bot.plan import Role
+from bot.repo_config import RepoConfig
 from bot.run_io import AgentInput, AgentProgress
 from bot.run_models import AgentResult, AgentStatus, Usage
 
@@ -118,13 +120,16 @@ class AgentRunner:
         outcome = await run_agent(spec, self.model, toolbox, memory, budget=budget, on_turn=on_turn)
         usage, turns = usage + outcome.usage, turns + outcome.turns
         commits: list[str] = []
-        refused = await _discard_refused(tree, params)
-        message = _commit_message(params, outcome, refused)
-        sha = await tree.commit_all(message, params.role.value)
+        policy = write_policy(params.config, params.role)
+        refused = await tree.stage_screened(policy)
+        message = _commit_message(params, outcome, reportable(refused))
+        sha = await tree.commit_staged(message, params.role.value)
         if sha is not None:
             for conflict_round in range(MAX_CONFLICT_ROUNDS + 1):
                 try:
                     if await tree.rebase_in_progress():
+                        # The resolving agent could write anything again: screen it too.
+                        refused += await tree.stage_screened(policy)
                         await tree.continue_rebase()
                     await tree.push()
                     break
@@ -150,6 +155,7 @@ class AgentRunner:
             turns=turns,
             usage=usage,
             commits=commits,
+            refused=reportable(refused),
             summary=outcome.summary,
             stop_reason=outcome.stop_reason,
             started_at=started,
@@ -157,31 +163,28 @@ class AgentRunner:
         )
 
 
-async def _discard_refused(tree: Worktree, params: AgentInput) -> list[str]:
-    """Changes the agent may not commit, whatever made them (the editor refuses them, but a
-    `run` command can write anywhere in the worktree): workflow files unless the repository
-    allows them (a push would be rejected without the workflows permission), and paths outside
-    the role's write globs. They are dropped before committing and named in the message."""
-    allowed = params.config.paths.get(params.role)
-    refused = []
-    for path in await tree.changed_files():
-        workflow_file = not params.config.allow_workflow_edits and any(
-            glob_matches(glob, path) for glob in DEFAULT_DENIED_WRITE_GLOBS
-        )
-        outside = allowed is not None and not any(glob_matches(glob, path) for glob in allowed)
-        if workflow_file or outside:
-            refused.append(path)
-    await tree.discard(refused)
-    return refused
+def write_policy(config: RepoConfig, role: Role) -> WritePolicy:
+    """What an agent of `role` may commit, whatever wrote it (the editor refuses the same, but a
+    `run` command can write anywhere in the worktree): see bot/commit_policy.py."""
+    allowed = config.paths.get(role)
+    return WritePolicy(
+        allowed_globs=tuple(allowed) if allowed is not None else None,
+        # A push touching workflows is rejected without the workflows permission.
+        denied_globs=() if config.allow_workflow_edits else DEFAULT_DENIED_WRITE_GLOBS,
+        allow_submodules=config.allow_submodules,
+        max_file_bytes=config.max_file_bytes,
+        max_commit_bytes=config.max_commit_bytes,
+    )
 
 
-def _commit_message(params: AgentInput, outcome: LoopOutcome, refused: list[str]) -> str:
+def _commit_message(params: AgentInput, outcome: LoopOutcome, refused: list[Refusal]) -> str:
     first = next((line.strip() for line in outcome.summary.splitlines() if line.strip()), "")
     subject = f"{params.role.value}: {first or 'changes'}"
     if len(subject) > 72:
         subject = subject[:71] + "…"
     status = "" if outcome.status is AgentStatus.DONE else f"\n\nStopped: {outcome.stop_reason}"
-    dropped = f"\n\nNot committed (not allowed): {', '.join(refused)}" if refused else ""
+    named = ", ".join(f"{r.path} ({r.reason})" for r in refused)
+    dropped = f"\n\nNot committed (not allowed): {named}" if refused else ""
     return f"{subject}\n\nRound {params.round} of the orchestrated run.{status}{dropped}"
 
 

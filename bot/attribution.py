@@ -25,7 +25,7 @@ from bot.gitparse import (
     parse_diff,
 )
 
-HunkKind = Literal["lines", "binary", "renamed", "mode", "empty"]
+HunkKind = Literal["lines", "binary", "submodule", "renamed", "mode", "empty"]
 _ROLE_ORDER = ("implement", "test", "docs", "orchestrator")
 _UNSAFE_AGENT = re.compile(r"[^A-Za-z0-9_.-]")
 SHORT_SHA = 7
@@ -100,6 +100,8 @@ def trace_removals(
 
 
 def _kind(file: FileDiff) -> HunkKind:
+    if file.submodule:
+        return "submodule"
     if file.binary:
         return "binary"
     if file.status == "renamed":
@@ -153,8 +155,10 @@ def _whole_file(
     history: list[tuple[str, list[FileDiff]]],
     agents_by_commit: Mapping[str, str],
 ) -> Hunk:
-    """A file without text lines (binary, pure rename, mode change, empty): no blame exists,
-    so it goes to the commits whose patches touched either of its names."""
+    """A file without blameable lines (binary, submodule, pure rename, mode change, empty): it
+    goes to the commits whose patches touched either of its names. A submodule's one
+    "Subproject commit" line per side is counted (the diff's totals count it) for the agent of
+    the last such commit, whose pointer is the one that stands."""
     names = {file.old_path, file.new_path} - {None}
     commits = [
         sha
@@ -162,6 +166,8 @@ def _whole_file(
         if any({change.old_path, change.new_path} & names for change in changes)
     ]
     agents = list(dict.fromkeys(agents_by_commit.get(sha, UNKNOWN_AGENT) for sha in commits))
+    last = agents_by_commit.get(commits[-1], UNKNOWN_AGENT) if commits else UNKNOWN_AGENT
+    counted = file.added or file.removed
     return Hunk(
         path=file.path,
         old_path=file.old_path,
@@ -171,11 +177,11 @@ def _whole_file(
         new_count=0,
         old_start=0,
         old_count=0,
-        added=0,
-        removed=0,
+        added=file.added,
+        removed=file.removed,
         agents=agents or [UNKNOWN_AGENT],
         commits=commits,
-        lines_by_agent={},
+        lines_by_agent={last: LineCount(added=file.added, removed=file.removed)} if counted else {},
     )
 
 
@@ -200,14 +206,14 @@ def attribute(
         (
             (f.old_path, line)
             for f in files
-            if f.old_path is not None
+            if f.old_path is not None and not f.submodule
             for h in f.hunks
             for line in range(h.old_start, h.old_start + h.old_count)
         ),
     )
     hunks: list[Hunk] = []
     for file in files:
-        if file.binary or not file.hunks:
+        if file.binary or file.submodule or not file.hunks:
             hunks.append(_whole_file(file, history, agents_by_commit))
             continue
         blamed = parse_blame_porcelain(blames.get(file.new_path or "", ""))
@@ -261,9 +267,12 @@ def _url(url: str) -> str:
 
 def _lines_cell(hunk: Hunk, blob_url: Callable[[str, int], str] | None) -> str:
     if hunk.kind != "lines":
-        return {"binary": "(binary)", "renamed": "(renamed)", "mode": "(mode changed)"}.get(
-            hunk.kind, "(deleted)" if hunk.status == "deleted" else "(empty)"
-        )
+        return {
+            "binary": "(binary)",
+            "submodule": "(submodule)",
+            "renamed": "(renamed)",
+            "mode": "(mode changed)",
+        }.get(hunk.kind, "(deleted)" if hunk.status == "deleted" else "(empty)")
     if hunk.new_count == 0:
         return "(deleted)"
     last = hunk.new_start + hunk.new_count - 1

@@ -91,7 +91,9 @@ async def attribute_range(repo: Path, base: str, head: str) -> Attribution:
     )
     wanted: dict[str, list[tuple[int, int]]] = {}
     for file in parse_diff(diff_text):
-        if file.new_path is not None and not file.binary:
+        # A gitlink has no lines at head (`git blame` fails on it): attribution.py gives it
+        # a whole-file row, as it does binary files.
+        if file.new_path is not None and not file.binary and not file.submodule:
             ranges = [(h.new_start, h.new_start + h.new_count - 1) for h in file.hunks]
             ranges = [r for r in ranges if r[1] >= r[0]]
             if ranges:

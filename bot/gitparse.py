@@ -1,4 +1,6 @@
-"""Pure parsers of git output: unified diffs (-U0), blame --line-porcelain, trailer logs.
+"""Pure parsers of git output: unified diffs (-U0), blame --line-porcelain, trailer logs, and
+the index listings (`diff-index --raw -z`, `ls-files -s -z`, `cat-file --batch`) the commit
+policy reads.
 
 No I/O here; the commands that produce these texts live in bot/gitops.py.
 """
@@ -41,6 +43,7 @@ class FileDiff:
     new_path: str | None
     binary: bool = False
     mode_changed: bool = False
+    submodule: bool = False  # a gitlink (mode 160000) on either side: no lines to blame
     hunks: list[RawHunk] = field(default_factory=list)
 
     @property
@@ -167,10 +170,15 @@ def parse_diff(text: str) -> list[FileDiff]:
             current.new_path = _strip_prefix(line[4:], "b/")
         elif line.startswith("new file mode "):
             current.old_path = None
+            current.submodule |= line.endswith(" 160000")
         elif line.startswith("deleted file mode "):
             current.new_path = None
-        elif line.startswith("old mode "):
+            current.submodule |= line.endswith(" 160000")
+        elif line.startswith(("old mode ", "new mode ")):
             current.mode_changed = True
+            current.submodule |= line.endswith(" 160000")
+        elif line.startswith("index ") and line.endswith(" 160000"):
+            current.submodule = True
         elif line.startswith("Binary files ") or line == "GIT binary patch":
             current.binary = True
     return files
@@ -229,3 +237,66 @@ def parse_numstat(text: str) -> list[tuple[int | None, int | None, str]]:
                 )
             )
     return rows
+
+
+@dataclass(frozen=True)
+class IndexChange:
+    """One record of `git diff-index --cached --raw -z --no-renames HEAD`."""
+
+    old_mode: str
+    new_mode: str
+    old_sha: str
+    new_sha: str
+    status: str
+    path: str
+
+
+def parse_raw_diff_z(text: str) -> list[IndexChange]:
+    """`:old_mode new_mode old_sha new_sha status NUL path NUL` records (no renames)."""
+    changes: list[IndexChange] = []
+    fields = text.split("\0")
+    for header, path in zip(fields[::2], fields[1::2], strict=False):
+        parts = header.lstrip(":").split(" ")
+        if len(parts) == 5 and path:
+            old_mode, new_mode, old_sha, new_sha, status = parts
+            changes.append(IndexChange(old_mode, new_mode, old_sha, new_sha, status[:1], path))
+    return changes
+
+
+def parse_ls_files_stage_z(text: str) -> list[tuple[str, str, str]]:
+    """`git ls-files -s -z` as (mode, sha, path); stage numbers dropped."""
+    entries: list[tuple[str, str, str]] = []
+    for record in text.split("\0"):
+        info, tab, path = record.partition("\t")
+        parts = info.split(" ")
+        if tab and len(parts) == 3:
+            entries.append((parts[0], parts[1], path))
+    return entries
+
+
+def parse_batch_check(text: str) -> dict[str, tuple[str, int]]:
+    """`git cat-file --batch-check` lines as sha → (type, size); missing objects left out."""
+    found: dict[str, tuple[str, int]] = {}
+    for line in text.splitlines():
+        parts = line.split(" ")
+        if len(parts) == 3 and parts[2].isdigit():
+            found[parts[0]] = (parts[1], int(parts[2]))
+    return found
+
+
+def parse_batch(data: bytes) -> dict[str, bytes]:
+    """`git cat-file --batch` output (raw bytes) as sha → content."""
+    found: dict[str, bytes] = {}
+    at = 0
+    while at < len(data):
+        end = data.find(b"\n", at)
+        if end == -1:
+            break
+        parts = data[at:end].split(b" ")
+        if len(parts) != 3 or not parts[2].isdigit():  # "<sha> missing"
+            at = end + 1
+            continue
+        size = int(parts[2])
+        found[parts[0].decode("ascii")] = data[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1  # the content is followed by a newline
+    return found

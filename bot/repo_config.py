@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.commit_policy import DEFAULT_MAX_COMMIT_BYTES, DEFAULT_MAX_FILE_BYTES
 from bot.errors import ConfigError
 from bot.plan import Role
 
@@ -52,6 +53,21 @@ class RepoConfig(BaseModel):
         default_factory=dict, description="per-role globs an agent may write; empty = anywhere"
     )
     allow_workflow_edits: bool = False
+    allow_submodules: bool = Field(
+        default=False, description="let agents commit gitlinks and .gitmodules changes"
+    )
+    max_file_bytes: int = Field(
+        default=DEFAULT_MAX_FILE_BYTES,
+        ge=1,
+        le=50 * 1024 * 1024,  # GitHub warns from 50 MB and rejects 100 MB
+        description="largest file an agent may commit",
+    )
+    max_commit_bytes: int = Field(
+        default=DEFAULT_MAX_COMMIT_BYTES,
+        ge=1,
+        le=100 * 1024 * 1024,
+        description="largest total of the files one agent commit adds or changes",
+    )
     parallel: bool = Field(
         default=True, description="run the agents concurrently; false runs them one by one"
     )

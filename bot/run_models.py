@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from bot.commit_policy import Refusal
+
 
 class Usage(BaseModel):
     input_tokens: int = 0
@@ -50,6 +52,7 @@ class AgentResult(BaseModel):
     turns: int = 0
     usage: Usage = Field(default_factory=Usage)
     commits: list[str] = Field(default_factory=list)
+    refused: list[Refusal] = Field(default_factory=list)  # changes the write policy dropped
     summary: str = ""
     stop_reason: str = ""  # e.g. "end_turn", "budget: turns", "error: ..."
     started_at: str = ""

@@ -1,17 +1,24 @@
-"""One agent's private worktree of the scratch branch: commit with the agent trailer, push with
-fetch-rebase-retry, hand rebase conflicts back to the caller. Created by gitops.open_worktree.
+"""One agent's private worktree of the scratch branch: commit with the agent trailer (only what
+the write policy accepts), push with fetch-rebase-retry, hand rebase conflicts back to the
+caller. Created by gitops.open_worktree.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import re
 import shutil
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.commit_policy import IN_GIT, Refusal, WritePolicy, screen
 from bot.errors import GitError, RebaseConflict
 from bot.gitparse import AGENT_TRAILER
 from bot.gitrun import GitResult
+from bot.staging import chunks, remove_entries, remove_git_dirs, staged_entries
 
 if TYPE_CHECKING:
     from bot.gitops import MirrorCache
@@ -19,6 +26,8 @@ if TYPE_CHECKING:
 BRANCH_PREFIX = "orchestrate/"
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _FORGED_TRAILER = re.compile(rf"^[ \t]*{AGENT_TRAILER}[ \t]*:.*$\n?", re.IGNORECASE | re.MULTILINE)
+_FLOOR = WritePolicy(denied_globs=())
+_SCREEN_ROUNDS = 5
 _MARKER = re.compile(r"^(.*):\d+: leftover conflict marker$")
 
 
@@ -84,38 +93,29 @@ class Worktree:
         return sorted(paths)
 
     async def discard(self, paths: list[str]) -> None:
-        """Drop uncommitted changes to `paths`: tracked files go back to HEAD, new ones go."""
+        """Drop uncommitted changes to exactly these paths (never read as patterns): the index
+        goes back to HEAD for them, whatever stands at them in the worktree is removed (a
+        symlink itself, never what it points to), and the tracked ones are checked out again."""
         if not paths:
             return
-        await self._git("reset", "--quiet", "--", *paths)
-        tracked = (await self._git("ls-files", "-z", "--", *paths)).stdout.split("\0")
-        tracked = [path for path in tracked if path]
-        if tracked:
-            await self._git("checkout", "--", *tracked)
-        await self._git("clean", "-fdq", "--", *paths)
+        for chunk in chunks(paths):
+            await self._git("--literal-pathspecs", "reset", "--quiet", "--", *chunk)
+        await asyncio.to_thread(remove_entries, self.path, paths)
+        tracked: list[str] = []
+        for chunk in chunks(paths):
+            out = await self._git("--literal-pathspecs", "ls-files", "-z", "--", *chunk)
+            tracked += [path for path in out.stdout.split("\0") if path]
+        for chunk in chunks(tracked):
+            await self._git("--literal-pathspecs", "checkout", "--quiet", "--", *chunk)
 
-    async def commit_all(self, message: str, role: str) -> str | None:
-        """Stage everything and commit as `role`; return the sha, or None when nothing changed."""
-        if not _ROLE.fullmatch(role):
-            raise GitError(f"invalid agent role {role!r}")
-        await self._git("add", "-A")
-        staged = await self._git("diff", "--cached", "--quiet", check=False)
-        if staged.returncode == 0:
-            return None
-        if staged.returncode != 1:
-            raise staged.error()
-        # The message may be model output: a forged trailer must not misattribute the commit.
-        text = _FORGED_TRAILER.sub("", message).strip() or f"{role}: update"
-        await self._git(
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "--cleanup=whitespace",
-            "--file=-",
-            f"--trailer={AGENT_TRAILER}: {role}",
-            input=text + "\n",
-        )
-        return await self.head()
+    async def commit_all(
+        self, message: str, role: str, policy: WritePolicy | None = None
+    ) -> str | None:
+        """Stage what `policy` accepts and commit it as `role`; return the sha, or None when
+        nothing is left to commit. Without a policy the floor applies: no gitlinks, nothing
+        in `.git`, no symlink out of the worktree, no oversized file (no path globs)."""
+        await self.stage_screened(policy or _FLOOR)
+        return await self.commit_staged(message, role)
 
     async def push(self, max_attempts: int = 5) -> str:
         """Push HEAD to the remote branch, rebasing onto it when it moved; return the new head.
@@ -211,6 +211,74 @@ class Worktree:
             shutil.rmtree(self.path, ignore_errors=True)
             await self.cache.git(["worktree", "prune"], cwd=mirror)
             await self.cache.git(["branch", "-D", self.local_branch], cwd=mirror, check=False)
+
+    # ---- the write policy on what is committed (bot/commit_policy.py) -----------------------
+
+    async def stage_screened(self, policy: WritePolicy) -> list[Refusal]:
+        """Stage every change, then unstage and remove what `policy` refuses; return those.
+
+        What is screened is what would be committed: the staged entries with their modes,
+        sizes and link targets. Nested `.git` entries go first (so a nested repository is
+        staged as files, never as a gitlink); oversized files go before staging (so they never
+        reach the shared object store); names git refuses to stage are removed. Fails closed:
+        refused entries still staged after a few rounds are a GitError, never a commit.
+        """
+        nested = await asyncio.to_thread(remove_git_dirs, self.path)
+        refused = [Refusal(path=path, reason=IN_GIT) for path in nested]
+        refused += await self._drop_oversized(policy.max_file_bytes)
+        refused += await self._stage_all()
+        for _ in range(_SCREEN_ROUNDS):
+            entries, symlinks = await staged_entries(self._git)
+            found = screen(entries, policy, symlinks)
+            if not found:
+                return sorted(refused, key=lambda r: r.path)
+            # Restoring a refused entry can change what another one resolves to (a link
+            # through a refused link): screen again until nothing more is refused.
+            await self.discard([r.path for r in found])
+            refused += found
+        raise GitError(f"refused changes are still staged after {_SCREEN_ROUNDS} rounds")
+
+    async def commit_staged(self, message: str, role: str) -> str | None:
+        """Commit the index as `role`; return the sha, or None when nothing is staged."""
+        if not _ROLE.fullmatch(role):
+            raise GitError(f"invalid agent role {role!r}")
+        staged = await self._git("diff", "--cached", "--quiet", check=False)
+        if staged.returncode == 0:
+            return None
+        if staged.returncode != 1:
+            raise staged.error()
+        # The message may be model output: a forged trailer must not misattribute the commit.
+        text = _FORGED_TRAILER.sub("", message).strip() or f"{role}: update"
+        await self._git(
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--cleanup=whitespace",
+            "--file=-",
+            f"--trailer={AGENT_TRAILER}: {role}",
+            input=text + "\n",
+        )
+        return await self.head()
+
+    async def _drop_oversized(self, max_bytes: int) -> list[Refusal]:
+        big = []
+        for path in await self.changed_files():
+            with contextlib.suppress(OSError):
+                info = os.lstat(self.path / path)
+                if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+                    big.append(path)
+        await self.discard(big)
+        return [Refusal(path=path, reason=f"larger than {max_bytes} bytes") for path in big]
+
+    async def _stage_all(self) -> list[Refusal]:
+        """`git add -A`, past the names git refuses to index (removed and returned)."""
+        added = await self._git("add", "-A", "--ignore-errors", check=False)
+        if added.returncode not in (0, 1):
+            raise added.error()
+        left = await self._git("ls-files", "-z", "--others", "--exclude-standard")
+        unstaged = sorted(path for path in left.stdout.split("\0") if path)
+        await asyncio.to_thread(remove_entries, self.path, unstaged)
+        return [Refusal(path=path, reason="git refuses this name") for path in unstaged]
 
 
 # A push racing another one on the server: GitHub and local receive-pack word it like these.

@@ -112,6 +112,68 @@ def test_parse_diff_reads_every_kind_of_file_section() -> None:
     assert files[6].hunks == []
 
 
+GITLINK_DIFF = """\
+diff --git a/vendor/new b/vendor/new
+new file mode 160000
+index 0000000..1111111
+--- /dev/null
++++ b/vendor/new
+@@ -0,0 +1 @@
++Subproject commit 1111111111111111111111111111111111111111
+diff --git a/vendor/moved b/vendor/moved
+index 2222222..3333333 160000
+--- a/vendor/moved
++++ b/vendor/moved
+@@ -1 +1 @@
+-Subproject commit 2222222222222222222222222222222222222222
++Subproject commit 3333333333333333333333333333333333333333
+diff --git a/vendor/gone b/vendor/gone
+deleted file mode 160000
+index 4444444..0000000
+--- a/vendor/gone
++++ /dev/null
+@@ -1 +0,0 @@
+-Subproject commit 4444444444444444444444444444444444444444
+diff --git a/text.txt b/text.txt
+index 5555555..6666666 100644
+--- a/text.txt
++++ b/text.txt
+@@ -1 +1 @@
+-Subproject commit 2222222222222222222222222222222222222222
++an ordinary file may say so too
+"""
+
+
+def test_parse_diff_marks_gitlinks_on_either_side() -> None:
+    """Added, moved and deleted gitlinks are submodules; a text file quoting one is not."""
+    files = parse_diff(GITLINK_DIFF)
+    assert [(f.path, f.status, f.submodule) for f in files] == [
+        ("vendor/new", "added", True),
+        ("vendor/moved", "modified", True),
+        ("vendor/gone", "deleted", True),
+        ("text.txt", "modified", False),
+    ]
+
+
+def test_attribute_gives_gitlinks_whole_file_rows_and_keeps_the_totals() -> None:
+    """A gitlink needs no blame (there is none to give): one "submodule" row whose counts go to
+    the agent of the last commit touching it, so totals still equal the diff's."""
+    history = (
+        f"\x1e{SHA_A}\n{GITLINK_DIFF}\x1e{SHA_B}\n"
+        + GITLINK_DIFF.split("diff --git a/vendor/gone")[0]
+    )
+    result = attribute(GITLINK_DIFF, {"text.txt": ""}, history, {SHA_A: "implement", SHA_B: "docs"})
+    rows = {h.path: h for h in result.hunks}
+    assert [rows[p].kind for p in ("vendor/new", "vendor/moved", "vendor/gone")] == [
+        "submodule"
+    ] * 3
+    assert (rows["vendor/new"].added, rows["vendor/new"].agents) == (1, ["implement", "docs"])
+    assert rows["vendor/new"].lines_by_agent == {"docs": LineCount(added=1)}
+    assert rows["vendor/gone"].lines_by_agent == {"implement": LineCount(removed=1)}
+    assert (result.total_added, result.total_removed) == (3, 3)
+    assert "| `vendor/new` | (submodule) | implement, docs |" in render_table(result)
+
+
 def test_unquote_path_undoes_c_quoting() -> None:
     """Escapes and octal UTF-8 bytes come back as the real name; plain names are untouched."""
     assert unquote_path('"a\\\\b\\"c\\td\\303\\251"') == 'a\\b"c\td\u00e9'
@@ -363,6 +425,42 @@ async def test_attribute_range_hunks_name_their_agents_and_commits(
     [tail] = by_path["tail.txt"]  # main's own change to line 1 is not the branch's
     assert (tail.new_start, tail.added, tail.agents) == (6, 1, ["unknown"])
     assert by_path["a.py"][1].agents == ["unknown"]  # the human commit deleted base line 8
+
+
+async def test_attribute_range_survives_gitlinks_and_binary_files(tmp_path: Path) -> None:
+    """A range that adds, moves and removes gitlinks and changes a binary file gives rows (no
+    `git blame` on a gitlink) whose totals equal `git diff --numstat`."""
+    h = History(tmp_path / "repo")
+    h.repo.mkdir()
+    await h.git("init", "--quiet", "--initial-branch=main")
+    for gitlink in ("vendor/old", "vendor/moved", ".github/workflows"):
+        (h.repo / gitlink).mkdir(parents=True)  # an unpopulated submodule: `add -A` keeps it
+    await h.git("update-index", "--add", "--cacheinfo", f"160000,{SHA_A},vendor/old")
+    await h.git("update-index", "--add", "--cacheinfo", f"160000,{SHA_B},vendor/moved")
+    await h.commit(None, {"a.txt": "one\n", "img.bin": b"\x00base"})
+    await h.git("checkout", "--quiet", "-b", "orchestrate/2-x")
+    await h.git("update-index", "--add", "--cacheinfo", f"160000,{SHA_C},.github/workflows")
+    await h.git("update-index", "--add", "--cacheinfo", f"160000,{SHA_C},vendor/moved")
+    await h.git("update-index", "--force-remove", "vendor/old")
+    implement = await h.commit("implement", {"a.txt": "one\nimplement: two\n"})
+    docs = await h.commit("docs", {"img.bin": b"\x00\x01docs"})
+
+    result = await attribute_range(h.repo, "main", "orchestrate/2-x")
+    rows = {hunk.path: hunk for hunk in result.hunks}
+    assert {path: rows[path].kind for path in rows} == {
+        ".github/workflows": "submodule",
+        "vendor/moved": "submodule",
+        "vendor/old": "submodule",
+        "a.txt": "lines",
+        "img.bin": "binary",
+    }
+    assert rows[".github/workflows"].agents == ["implement"]
+    assert rows["vendor/moved"].commits == [implement]
+    assert (rows["img.bin"].agents, rows["img.bin"].commits) == (["docs"], [docs])
+    assert rows["a.txt"].lines_by_agent == {"implement": LineCount(added=1)}
+    numstat = parse_numstat(await diff_numstat(h.repo, "main", "orchestrate/2-x"))
+    assert result.total_added == sum(a or 0 for a, _, _ in numstat) == 3
+    assert result.total_removed == sum(r or 0 for _, r, _ in numstat) == 2
 
 
 async def test_blame_porcelain_limits_to_ranges(history: tuple[History, dict[str, str]]) -> None:

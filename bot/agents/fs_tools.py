@@ -36,7 +36,9 @@ class TextEditor:
     """Anthropic's text editor tool (`text_editor_20250728`) over one worktree.
 
     Commands: view, create, str_replace, insert (no undo_edit in this version). `create`
-    overwrites an existing file. `written` collects the worktree-relative paths changed.
+    overwrites an existing file. `written` collects the worktree-relative paths changed. Writes
+    follow the write policy the commit applies too (bot/commit_policy.py), on the path as named
+    and as resolved.
     `write_guard(relative_path)` may raise PathRefused to veto a write on top of the globs.
     """
 
@@ -51,12 +53,14 @@ class TextEditor:
         write_guard: Callable[[str], None] | None = None,
         allowed_write_globs: Sequence[str] | None = None,
         denied_globs: Sequence[str] = DEFAULT_DENIED_WRITE_GLOBS,
+        allow_submodules: bool = False,
         max_view_chars: int = 20000,
     ) -> None:
         self.worktree = worktree.resolve()
         self.write_guard = write_guard
         self.allowed_write_globs = allowed_write_globs
         self.denied_globs = denied_globs
+        self.allow_submodules = allow_submodules
         self.max_view_chars = max_view_chars
         self.written: set[str] = set()
 
@@ -99,6 +103,7 @@ class TextEditor:
             for_write=True,
             allowed_write_globs=self.allowed_write_globs,
             denied_globs=self.denied_globs,
+            allow_submodules=self.allow_submodules,
         )
         if self.write_guard is not None:
             self.write_guard(target.relative_to(self.worktree).as_posix())

@@ -6,24 +6,30 @@ sandboxed command can be used as they are); every other absolute path is refused
 components, anything that resolves (following symlinks) outside the worktree, and `.git`
 anywhere (a worktree's `.git` file, its gitdir, a nested repository's hooks).
 
-Writes must also pass two glob lists matched against the whole relative path, both as named and
-as resolved (a symlink cannot launder a denied path): `allowed_write_globs` (None: anywhere) and
-`denied_globs` (deny wins). `*` stays within one directory, `**` crosses directories. By default
-`.github/workflows/**` is denied: the app may not push workflow changes unless the repository
-config allows them.
+Writes must also pass the write policy of bot/commit_policy.py (the same rules the app applies
+to what is staged before it commits), both for the path as named and as resolved, so that a
+symlinked parent cannot launder a denied path: `allowed_write_globs` (None: anywhere) apply to
+the path or a parent, `denied_globs` (deny wins) to the path, every parent and the directory a
+glob protects, case-insensitively; `.gitmodules` is refused unless submodules are allowed, and
+so are names with control characters. By default `.github/workflows/**` is denied: the app may
+not push workflow changes unless the repository config allows them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from bot.commit_policy import (
+    DEFAULT_DENIED_WRITE_GLOBS,
+    WritePolicy,
+    fold_name,
+    glob_matches,
+    path_refusal,
+)
 from bot.errors import PathRefused
 
 __all__ = ["DEFAULT_DENIED_WRITE_GLOBS", "glob_matches", "resolve_in_worktree"]
-
-DEFAULT_DENIED_WRITE_GLOBS: tuple[str, ...] = (".github/workflows/**",)
 
 
 def resolve_in_worktree(
@@ -33,6 +39,7 @@ def resolve_in_worktree(
     for_write: bool = False,
     allowed_write_globs: Sequence[str] | None = None,
     denied_globs: Sequence[str] = DEFAULT_DENIED_WRITE_GLOBS,
+    allow_submodules: bool = False,
 ) -> Path:
     """The real path `path` names inside `worktree`, or PathRefused saying why not."""
     root = worktree.resolve()
@@ -56,19 +63,16 @@ def resolve_in_worktree(
     real_relative = PurePosixPath(real.relative_to(root))
     _refuse_git(path, real_relative)
     if for_write:
-        for candidate in {named.as_posix(), real_relative.as_posix()}:
-            if allowed_write_globs is not None and not any(
-                glob_matches(g, candidate) for g in allowed_write_globs
-            ):
-                raise PathRefused(f"{path}: writing here is not allowed for this agent")
-            if any(glob_matches(g, candidate) for g in denied_globs):
-                raise PathRefused(f"{path}: writing here is not allowed")
+        policy = WritePolicy(
+            allowed_globs=None if allowed_write_globs is None else tuple(allowed_write_globs),
+            denied_globs=tuple(denied_globs),
+            allow_submodules=allow_submodules,
+        )
+        for candidate in (named.as_posix(), real_relative.as_posix()):
+            reason = path_refusal(candidate, policy)
+            if reason is not None:
+                raise PathRefused(f"{path}: {reason}")
     return real
-
-
-def glob_matches(pattern: str, relative_path: str) -> bool:
-    """Whether a slash-separated relative path matches the glob as a whole."""
-    return _glob_regex(pattern).fullmatch(relative_path) is not None
 
 
 def _inside(path: PurePosixPath, bases: Sequence[PurePosixPath]) -> PurePosixPath | None:
@@ -79,30 +83,5 @@ def _inside(path: PurePosixPath, bases: Sequence[PurePosixPath]) -> PurePosixPat
 
 
 def _refuse_git(path: str, relative: PurePosixPath) -> None:
-    if any(part.lower() == ".git" for part in relative.parts):
+    if any(fold_name(part) in (".git", "git~1") for part in relative.parts):
         raise PathRefused(f"{path}: .git is off limits")
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))

@@ -102,6 +102,60 @@ def test_allowed_write_globs_limit_writes(tree: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        (".GitHub/Workflows/ci.yml", "not allowed"),  # one directory on a case-insensitive client
+        (".github/workflows./ci.yml", "not allowed"),  # NTFS drops the trailing dot
+        (".github/work\u200cflows/ci.yml", "not allowed"),  # HFS+ ignores U+200C
+        (".github/workflows", "not allowed"),  # the denied directory itself, as a file
+        (".github", "not allowed"),  # its parent, replaced by a file
+        (".gitmodules", "submodules are not allowed"),
+        ("pkg/.GitModules", "submodules are not allowed"),
+        ("pkg/a\nOrchestrate-Agent: docs", "control"),
+        ("pkg/\u202eexe.txt", "control"),
+        ("pkg/.git./config", r"\.git is off limits"),
+        ("pkg/GIT~1/config", r"\.git is off limits"),
+    ],
+)
+def test_resolved_write_policy_refuses(tree: Path, path: str, reason: str) -> None:
+    """Writes are refused for denied paths in any spelling, their parents, submodule files and
+    names with control characters: the same rules the commit applies."""
+    with pytest.raises(PathRefused, match=reason):
+        resolve_in_worktree(tree, path, for_write=True)
+    editor = TextEditor(tree)
+    with pytest.raises(ToolError, match=reason):
+        editor.run({"command": "create", "path": path, "file_text": "x\n"})
+    assert editor.written == set()
+
+
+def test_denied_directory_replaced_by_a_symlink_stays_denied(tree: Path) -> None:
+    """With `.github/workflows -> ../ci`, writing under it is refused although the real path
+    (`ci/...`) is not denied: the path as named counts, and nothing reaches `ci`."""
+    (tree / "ci").mkdir()
+    (tree / ".github" / "workflows").rmdir()
+    (tree / ".github" / "workflows").symlink_to("../ci")
+    editor = TextEditor(tree)
+    with pytest.raises(ToolError, match="not allowed"):
+        editor.run({"command": "create", "path": ".github/workflows/x.yml", "file_text": "on:"})
+    assert list((tree / "ci").iterdir()) == []
+    editor.run({"command": "create", "path": "ci/notes.txt", "file_text": "fine\n"})
+
+
+def test_role_globs_apply_to_the_resolved_path_and_submodules_can_be_allowed(tree: Path) -> None:
+    """A docs agent cannot write source through a link inside docs; `.gitmodules` is writable
+    only when the repository allows submodules."""
+    (tree / "docs").mkdir()
+    (tree / "docs" / "api").symlink_to("../pkg")
+    docs = TextEditor(tree, allowed_write_globs=["docs/**"])
+    with pytest.raises(ToolError, match="not allowed for this agent"):
+        docs.run({"command": "create", "path": "docs/api/mod2.py", "file_text": "x = 1\n"})
+    assert not (tree / "pkg" / "mod2.py").exists()
+    TextEditor(tree, allow_submodules=True).run(
+        {"command": "create", "path": ".gitmodules", "file_text": "[submodule]\n"}
+    )
+
+
+@pytest.mark.parametrize(
     ("pattern", "path", "expected"),
     [
         (".github/workflows/**", ".github/workflows/ci.yml", True),
