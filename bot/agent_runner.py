@@ -12,6 +12,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from bot import commit_text
 from bot.agents.context import SharedContext
 from bot.agents.fs_tools import DEFAULT_DENIED_WRITE_GLOBS, glob_matches
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
@@ -176,13 +177,14 @@ async def _discard_refused(tree: Worktree, params: AgentInput) -> list[str]:
 
 
 def _commit_message(params: AgentInput, outcome: LoopOutcome, refused: list[str]) -> str:
-    first = next((line.strip() for line in outcome.summary.splitlines() if line.strip()), "")
-    subject = f"{params.role.value}: {first or 'changes'}"
-    if len(subject) > 72:
-        subject = subject[:71] + "…"
-    status = "" if outcome.status is AgentStatus.DONE else f"\n\nStopped: {outcome.stop_reason}"
-    dropped = f"\n\nNot committed (not allowed): {', '.join(refused)}" if refused else ""
-    return f"{subject}\n\nRound {params.round} of the orchestrated run.{status}{dropped}"
+    """Built by the app: the model's summary enters only as plain words (bot/commit_text.py)."""
+    return commit_text.message(
+        role=params.role.value,
+        round_number=params.round,
+        text=outcome.summary,
+        stopped=None if outcome.status is AgentStatus.DONE else outcome.stop_reason,
+        refused=refused,
+    )
 
 
 async def _keep_alive() -> None:
