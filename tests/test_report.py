@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from bot import render as render_module
 from bot import report
 from bot.attribution import Attribution, Hunk, LineCount, render_table
 from bot.memory import Memory, Note
@@ -573,7 +574,7 @@ def test_agents_summaries_are_cut_after_the_memory_and_before_the_test_output() 
     text = body(memory=memory, agents=agents, rounds=rounds)
     assert size(text) < GITHUB_BODY_LIMIT
     assert "of the shared memory cut to fit GitHub's size limit" in text
-    assert "s" * 3000 not in text
+    assert "## What the agents said" in text and "s" * 3000 not in text
     assert "E boom\n" * 800 in text  # the test output was not cut
     assert text.count("<details>") == text.count("</details>")
 
@@ -650,3 +651,16 @@ def test_follow_up_reply_shows_only_commit_shas() -> None:
     """Anything but a hex SHA in the commit list is shown as `?`."""
     text = report.follow_up_reply(commits=["@everyone-and-more", "c" * 40], rounds=[])
     assert text == "Pushed 2 commits: ?, ccccccc."
+
+
+def test_command_replies_mention_only_the_commenter_and_link_only_the_run() -> None:
+    """The commenter is reduced to login characters; the run's link stays a link only when it
+    is the app's own comment URL, anything else is inert text."""
+    link = "https://github.com/o/r/issues/1#issuecomment-5"
+    text = render_module.run_already_going("maintainer", link)
+    assert text.startswith(f"@maintainer a run is already going on this issue: {link}. ")
+    odd = render_module.run_already_going("a<b>@c", "[x](https://evil.example) @octocat")
+    page = render(odd)
+    assert odd.startswith("@abc ") and "a" not in page.tags and not PING.search(odd[1:])
+    reply = render_module.no_run_to_signal("me", "cancel @octocat")
+    assert reply.startswith("@me ") and not PING.search(reply[1:])
