@@ -70,14 +70,17 @@ def _printable(text: str, keep: str = "\n\t") -> str:
 
 
 def clean(text: str) -> str:
-    """Step 1 of the module docstring: NFKC, `\\n` newlines, no hidden or control character
-    (a control character other than a newline becomes a space)."""
-    text = _ANSI.sub("", _NEWLINES.sub("\n", text))
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in _HIDDEN)
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(
-        ch if ch == "\n" or unicodedata.category(ch) not in _HIDDEN | {"Cc"} else " " for ch in text
-    )
+    """Step 1 of the module docstring: NFKC, `\\n` newlines, no hidden character, and any
+    other control character as a space."""
+    text = unicodedata.normalize("NFKC", _ANSI.sub("", _NEWLINES.sub("\n", text)))
+    return "".join(_visible(ch) for ch in text)
+
+
+def _visible(char: str) -> str:
+    category = unicodedata.category(char)
+    if category in _HIDDEN:
+        return ""
+    return " " if category == "Cc" and char != "\n" else char
 
 
 def neutralise(text: str, *, line_start: bool = True) -> str:
