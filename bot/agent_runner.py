@@ -12,6 +12,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from bot import commit_text
 from bot.agents.context import SharedContext
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import ModelClient
@@ -122,7 +123,7 @@ class AgentRunner:
         commits: list[str] = []
         policy = write_policy(params.config, params.role)
         refused = await tree.stage_screened(policy)
-        message = _commit_message(params, outcome, reportable(refused))
+        message = _commit_message(params, outcome, refused)
         sha = await tree.commit_staged(message, params.role.value)
         if sha is not None:
             for conflict_round in range(MAX_CONFLICT_ROUNDS + 1):
@@ -178,14 +179,14 @@ def write_policy(config: RepoConfig, role: Role) -> WritePolicy:
 
 
 def _commit_message(params: AgentInput, outcome: LoopOutcome, refused: list[Refusal]) -> str:
-    first = next((line.strip() for line in outcome.summary.splitlines() if line.strip()), "")
-    subject = f"{params.role.value}: {first or 'changes'}"
-    if len(subject) > 72:
-        subject = subject[:71] + "…"
-    status = "" if outcome.status is AgentStatus.DONE else f"\n\nStopped: {outcome.stop_reason}"
-    named = ", ".join(f"{r.path} ({r.reason})" for r in refused)
-    dropped = f"\n\nNot committed (not allowed): {named}" if refused else ""
-    return f"{subject}\n\nRound {params.round} of the orchestrated run.{status}{dropped}"
+    """Built by the app: the model's summary enters only as plain words (bot/commit_text.py)."""
+    return commit_text.message(
+        role=params.role.value,
+        round_number=params.round,
+        text=outcome.summary,
+        stopped=None if outcome.status is AgentStatus.DONE else outcome.stop_reason,
+        refused=[(r.path, r.reason) for r in refused],
+    )
 
 
 async def _keep_alive() -> None:

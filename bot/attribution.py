@@ -24,10 +24,10 @@ from bot.gitparse import (
     parse_commit_patches,
     parse_diff,
 )
+from bot.report_md import inline
 
 HunkKind = Literal["lines", "binary", "submodule", "renamed", "mode", "empty"]
 _ROLE_ORDER = ("implement", "test", "docs", "orchestrator")
-_UNSAFE_AGENT = re.compile(r"[^A-Za-z0-9_.-]")
 SHORT_SHA = 7
 
 
@@ -255,8 +255,9 @@ def _code(text: str) -> str:
 
 
 def _agent(name: str) -> str:
-    # Trailer values are not trusted markdown: no mentions, links or HTML.
-    return _UNSAFE_AGENT.sub("_", name)[:40] or "_"
+    # Trailer values are untrusted text: no markup, mention, reference or link (a role name
+    # such as `gh-1` or `www.x.y` would be one).
+    return inline(name, 40) or "–"
 
 
 def _url(url: str) -> str:

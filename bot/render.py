@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from bot.commands import MAX_TASK_CHARS
+from bot.report_md import app_url, inline, login
 
 HELP = """\
 **orchestrate** plans a change, runs an *implement*, a *test* and a *docs* agent in parallel on \
@@ -35,14 +36,15 @@ def task_too_long(chars: int) -> str:
 
 
 def run_already_going(commenter: str, link: str) -> str:
+    """`link` is the run's status comment, or its id when it has none yet."""
     return (
-        f"@{commenter} a run is already going on this issue: {link}. "
+        f"@{login(commenter)} a run is already going on this issue: {app_url(link)}. "
         "Wait for it to finish, or write `/orchestrate cancel` first."
     )
 
 
 def no_run_to_signal(commenter: str, verb: str) -> str:
-    return f"@{commenter} there is no run waiting on this issue to {verb}."
+    return f"@{login(commenter)} there is no run waiting on this issue to {inline(verb, 20)}."
 
 
 def setup_page(app_name: str = "orchestrate") -> str:

@@ -8,11 +8,13 @@ the one name the rest of the app imports.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from bot import commit_text
 from bot.plan import Plan
 from bot.report_cost import run_cost
-from bot.report_md import fenced, inline, login, shorten
+from bot.report_md import app_url, fenced, login, shorten
 from bot.report_plan import PLAN_MARKER, AgentLine, plan_comment
 from bot.report_pr import PR_MARKER, pr_body
 from bot.run_models import TestRound
@@ -34,7 +36,8 @@ __all__ = [
 ]
 
 MAX_REASON_CHARS = 3000
-MAX_TITLE_CHARS = 120
+MAX_TITLE_CHARS = commit_text.TITLE_CHARS
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 
 
 def cancelled_state(by: str) -> str:
@@ -66,12 +69,13 @@ def draft_reason(rounds: Sequence[TestRound], max_rounds: int, budget_note: str 
 
 
 def pr_title(plan: Plan, issue_title: str) -> str:
-    """The issue's title, else the first line of the plan's summary; one line, capped."""
-    for text in (issue_title, plan.summary):
-        line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-        if line:
-            return shorten(" ".join(line.split()), MAX_TITLE_CHARS)
-    return "orchestrate run"
+    """The issue's title, else the first line of the plan's summary, as plain words: a squash
+    merge makes the title a commit subject, so it is built like one (see bot/commit_text.py)."""
+    return commit_text.title(issue_title, plan.summary)
+
+
+def _short_sha(sha: str) -> str:
+    return sha[:7] if _SHA.fullmatch(sha) else "?"
 
 
 def follow_up_reply(
@@ -81,7 +85,7 @@ def follow_up_reply(
     if not commits:
         text = "Done: no change was needed, nothing was pushed."
     else:
-        shas = ", ".join(sha[:7] for sha in commits[:10])
+        shas = ", ".join(_short_sha(sha) for sha in commits[:10])
         more = f" and {len(commits) - 10} more" if len(commits) > 10 else ""
         text = f"Pushed {len(commits)} commit{'s' if len(commits) != 1 else ''}: {shas}{more}."
     if rounds:
@@ -89,5 +93,5 @@ def follow_up_reply(
         verdict = "pass" if last.passed else "still fail"
         text += f" The tests {verdict} (round {last.round})."
     if pr_url:
-        text += f" The description's tables are refreshed: {inline(pr_url, 300)}"
+        text += f" The description's tables are refreshed: {app_url(pr_url)}"
     return text

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from bot.plan import Contract, Plan, Role
 from bot.report_md import (
     Section,
+    app_url,
     block,
     code_span,
     fit,
@@ -134,7 +135,7 @@ def render_checklist(
     else:
         lines.append("- [ ] **tests**: not run yet")
     if pr_url:
-        lines.append(f"- [x] **pull request**: {inline(pr_url, 300)}")
+        lines.append(f"- [x] **pull request**: {app_url(pr_url)}")
     else:
         lines.append("- [ ] **pull request**")
     return "\n".join(lines)

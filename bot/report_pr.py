@@ -1,15 +1,18 @@
-"""The pull request description: summary, attribution, tests, cost, timeline, shared memory.
+"""The pull request description: summary, attribution, the agents' summaries, tests, cost,
+timeline, shared memory.
 
 Deterministic (every time comes from the run's spans) and capped under GitHub's body limit: the
-shared memory is cut first, then the test output, then attribution rows, each with a note.
+shared memory is cut first, then the agents' summaries, then the test output, then attribution
+rows, each with a note.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.memory import Memory
+from bot.memory import Memory, Note
 from bot.plan import Plan
 from bot.pricing import PriceTable
 from bot.report_cost import render_cost
@@ -29,6 +32,7 @@ from bot.run_models import AgentResult, Span, TestRound, Usage
 
 PR_MARKER = "<!-- orchestrate:pr -->"
 OUTPUT_CHARS = (6000, 2500, 1000, 300, 0)  # test output shown per failing round, then less
+SUMMARY_CHARS = (3000, 1000, 300, 0)  # an agent's summary as shown, then less
 PHASES = ("plan", "agents", "tests", "pull request")
 _GANTT_KEYWORDS = frozenset(
     [
@@ -181,12 +185,50 @@ def shrink_table(heading: str, attribution_table: str, max_size: int) -> str:
     return "\n".join([heading, "", *head, *body, *totals]) + (f"\n\n{note}" if note else "")
 
 
+def _note(note: Note) -> str:
+    # Continuation lines are indented so that a multi-line value stays in its list item.
+    value = block(note.value, limit=10**7).replace("\n", "\n  ")
+    key, agent = inline(note.key, 200), inline(note.agent, 40)
+    return f"- **{key}** ({agent}, v{note.version}): {value}"
+
+
 def render_memory(memory: Memory, max_size: int | None = None) -> str:
-    notes = block(memory.render(), limit=10**7)
+    notes = "\n".join(_note(note) for note in memory.notes) or "_(no notes)_"
     summary = "Shared memory"
     if max_size is not None:
         notes = keep_head(notes, max(0, max_size - 80), "the shared memory")
     return details(summary, notes)
+
+
+# ---- the agents' summaries -----------------------------------------------------------------
+
+
+def _word(name: str) -> str:
+    """A role name inside HTML (`<summary>`), where escapes would show: letters only, which
+    can form no tag, entity, mention, reference or link."""
+    return re.sub(r"[^a-z]", "", name.lower())[:20] or "agent"
+
+
+def render_summaries(agents: Sequence[AgentResult], chars: int = SUMMARY_CHARS[0]) -> str:
+    """What each agent said it did, collapsed, one block per agent and round."""
+    said = [agent for agent in agents if agent.summary.strip()]
+    if not said:
+        return ""
+    parts = ["## What the agents said"]
+    if chars <= 0:
+        parts.append("_The agents' summaries were cut to fit GitHub's size limit._")
+    for agent in said if chars > 0 else ():
+        label = f"{_word(agent.role)}, round {agent.round}"
+        parts.append(details(label, block(agent.summary, chars)))
+    return "\n\n".join(parts)
+
+
+def _shrink_summaries(agents: Sequence[AgentResult], max_size: int) -> str:
+    for chars in SUMMARY_CHARS[1:]:
+        text = render_summaries(agents, chars)
+        if size(text) <= max_size:
+            break
+    return text
 
 
 # ---- the body ------------------------------------------------------------------------------
@@ -220,9 +262,10 @@ def pr_body(
         Section(
             f"{heading}\n\n{table_text}",
             lambda n: shrink_table(heading, table_text, n),
-            cut_order=2,
+            cut_order=3,
         ),
-        Section(render_tests(rounds), lambda n: _shrink_tests(rounds, n), cut_order=1),
+        Section(render_summaries(agents), lambda n: _shrink_summaries(agents, n), cut_order=1),
+        Section(render_tests(rounds), lambda n: _shrink_tests(rounds, n), cut_order=2),
         Section(render_cost(agents, orchestrator, orchestrator_model, prices)),
         Section(render_gantt(spans)),
         Section(render_memory(memory), lambda n: render_memory(memory, n), cut_order=0),

@@ -561,7 +561,7 @@ def test_render_table_escapes_paths_and_agents_and_links_lines() -> None:
     table = render_table(attr, blob_url=lambda path, line: f"https://x/blob/h/{path}#L{line}")
     row = table.splitlines()[2]
     assert row.startswith("| ``we\\|ird`name.py`` | [L3–L4](https://x/blob/h/we%7Cird`name.py#L3)")
-    assert "| _everyone__b_ |" in row
+    assert "| @\u200beveryone &lt;b\\> |" in row  # shown as typed, pinging nobody
     assert row.count(" | ") == 4  # five cells: no unescaped pipe split the path
 
 

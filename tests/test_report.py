@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from bot import render as render_module
 from bot import report
 from bot.attribution import Attribution, Hunk, LineCount, render_table
 from bot.memory import Memory, Note
@@ -14,6 +15,7 @@ from bot.pricing import PriceTable
 from bot.report_md import GITHUB_BODY_LIMIT, ZWSP, size
 from bot.run_models import AgentResult, AgentStatus, Span, Usage
 from bot.run_models import TestRound as Round
+from tests.support.gfm import render
 
 SONNET = "claude-sonnet-4-6"
 # Mentions that would ping someone: `@` followed by a login character, with no zero-width space.
@@ -519,6 +521,74 @@ def test_everything_huge_still_fits_and_says_what_was_cut() -> None:
     assert text.count("<details>") == text.count("</details>")
 
 
+def summarised(role: str, summary: str, round_number: int = 1) -> AgentResult:
+    agent = result(role)
+    agent.summary, agent.round = summary, round_number
+    return agent
+
+
+def test_agents_summaries_are_collapsed_one_block_per_agent_and_round() -> None:
+    """Each agent run that said something gets a collapsed block, in order; silent ones none."""
+    agents = [
+        summarised("implement", "Added the flag.\n\nTouched `cli.py`."),
+        summarised("test", ""),
+        summarised("implement", "Fixed the failing test.", 2),
+    ]
+    text = body(agents=agents)
+    assert text.index("## Who wrote what") < text.index("## What the agents said")
+    assert text.index("## What the agents said") < text.index("## Tests")
+    blocks = re.findall(r"<details><summary>([^<]*)</summary>\n\n(.*?)\n\n</details>", text, re.S)
+    said = [(label, content) for label, content in blocks if "round" in label]
+    assert said == [
+        ("implement, round 1", "Added the flag.\n\nTouched `cli.py`."),
+        ("implement, round 2", "Fixed the failing test."),
+    ]
+    assert "## What the agents said" not in body(agents=[summarised("docs", " \n ")])
+
+
+def test_agents_summaries_are_neutralised_and_capped() -> None:
+    """A summary cannot ping, reference, link, embed, or close its block; it is capped."""
+    hostile = (
+        "@octocat fixes #1 ![](http://evil.example/p) </details> https://x.example/o/r/issues/2"
+    )
+    agent = summarised("<b>docs</b>", hostile + " " + "x" * 10_000)
+    text = body(agents=[agent])
+    page = render(text)
+    assert "img" not in page.tags and "a" not in page.tags
+    assert not PING.search(text) and "#1" not in text
+    assert "<details><summary>bdocsb, round 1</summary>" in text
+    assert text.count("<details>") == text.count("</details>")
+    assert "x" * 2800 + "…" in text and "x" * 3000 not in text
+
+
+def test_agents_summaries_are_cut_after_the_memory_and_before_the_test_output() -> None:
+    """When the body is too big, the summaries shrink (to a note at worst) and it still fits."""
+    memory = Memory()
+    memory.notes = [
+        Note(agent="a", key=f"k{i}", value="m" * 3990, version=i, at="") for i in range(25)
+    ]
+    agents = [summarised("implement", "s" * 3000, n) for n in range(1, 21)]
+    rounds = [
+        Round(round=1, command="pytest", passed=False, exit_code=1, output_tail="E boom\n" * 800)
+    ]
+    text = body(memory=memory, agents=agents, rounds=rounds)
+    assert size(text) < GITHUB_BODY_LIMIT
+    assert "of the shared memory cut to fit GitHub's size limit" in text
+    assert "## What the agents said" in text and "s" * 3000 not in text
+    assert "E boom\n" * 800 in text  # the test output was not cut
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_memory_note_lines_stay_in_their_list_item() -> None:
+    """A multi-line note value is one list item; its lines cannot start a list or a heading."""
+    memory = Memory()
+    memory.notes = [Note(agent="docs", key="k", value="one\n- two\n\n# three", version=1, at="")]
+    page = render(body(memory=memory))
+    assert page.tags.count("li") == 1  # the note's own item, nothing nested
+    assert "h1" not in page.tags
+    assert "one - two # three" in " ".join(page.text.replace(ZWSP, "").split())
+
+
 # ---- short messages ------------------------------------------------------------------------
 
 
@@ -557,3 +627,40 @@ def test_follow_up_reply_names_commits_and_tests() -> None:
     text = report.follow_up_reply(commits=["a" * 40, "b" * 40], rounds=rounds)
     assert text == "Pushed 2 commits: aaaaaaa, bbbbbbb. The tests pass (round 1)."
     assert report.follow_up_reply(commits=[], rounds=[]).startswith("Done: no change")
+
+
+def test_pr_title_is_plain_words() -> None:
+    """The issue's title loses every mention, reference and URL (a squash merge makes it a
+    commit subject, where `Fixes #1` would close an issue)."""
+    title = "Fixes #1 closes other-org/other-repo#1 @someone see https://x.example/a"
+    assert report.pr_title(make_plan(), title) == (
+        "Fixes 1 closes other-org other-repo 1 someone see https: x.example a"
+    )
+
+
+def test_links_to_the_apps_own_pull_request_only() -> None:
+    """The PR's URL from GitHub stays a link; anything else in its place is inert text."""
+    url = "https://github.com/o/r/pull/9"
+    assert report.follow_up_reply(commits=[], rounds=[], pr_url=url).endswith(f" {url}")
+    for odd in ("https://evil.example/o/r/pull/9?x=1", "[x](https://evil.example)", "@octocat"):
+        page = render(comment(make_plan(), pr_url=odd))
+        assert page.tags.count("a") == 0 and not PING.search(comment(make_plan(), pr_url=odd))
+
+
+def test_follow_up_reply_shows_only_commit_shas() -> None:
+    """Anything but a hex SHA in the commit list is shown as `?`."""
+    text = report.follow_up_reply(commits=["@everyone-and-more", "c" * 40], rounds=[])
+    assert text == "Pushed 2 commits: ?, ccccccc."
+
+
+def test_command_replies_mention_only_the_commenter_and_link_only_the_run() -> None:
+    """The commenter is reduced to login characters; the run's link stays a link only when it
+    is the app's own comment URL, anything else is inert text."""
+    link = "https://github.com/o/r/issues/1#issuecomment-5"
+    text = render_module.run_already_going("maintainer", link)
+    assert text.startswith(f"@maintainer a run is already going on this issue: {link}. ")
+    odd = render_module.run_already_going("a<b>@c", "[x](https://evil.example) @octocat")
+    page = render(odd)
+    assert odd.startswith("@abc ") and "a" not in page.tags and not PING.search(odd[1:])
+    reply = render_module.no_run_to_signal("me", "cancel @octocat")
+    assert reply.startswith("@me ") and not PING.search(reply[1:])
