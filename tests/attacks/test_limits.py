@@ -59,10 +59,6 @@ def _show(stack: RunStack, ref: str, path: str) -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
-def _work_of(role: str, first: list[ToolCall], final: str) -> list[Turn]:
-    return [Turn(tool_calls=first), Turn(text=final)]
-
-
 def _three_agents(implement_first: list[ToolCall]) -> dict[str, Script]:
     """The --verbose task done right by all three agents; implement's first turn goes on with
     `implement_first`'s calls after its edit."""
