@@ -3,11 +3,12 @@
 Per turn: check the budgets (before the call, so a limit is never passed by another call),
 tell the agent about the other agents' new memory notes, fit the request under its size cap,
 call the model, run its tool calls in order and send the results back. A response without tool
-calls ends the loop. The time budget also binds around each tool call: a command gets at most
-the time left, and once the deadline passes the turn's other calls and the next model call are
-skipped. A turn runs a bounded number of calls with a bounded total output; calls beyond get an
-error result (the API wants a result for every call). ModelError and cancellation propagate:
-the activity decides about retries, Temporal about cancellation.
+calls ends the loop. The time budget also binds around each call: a model call or a command
+gets at most the time left (and a short grace), and once the deadline passes the turn's other
+calls and the next model call are skipped. A turn runs a bounded number of calls with a
+bounded total output; calls beyond get an error result (the API wants one for every call).
+ModelError and cancellation propagate: the activity decides about retries, Temporal about
+cancellation.
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ async def run_agent(
         reached = _request_refused(budget, usage, size)
         if reached:
             return outcome(AgentStatus.BUDGET, f"budget: {reached}")
-        response = await model.create(**request)
+        response = await _create_within(model, request, deadline - clock(), budget)
+        if response is None:
+            return outcome(AgentStatus.BUDGET, "budget: time")
         turns += 1
         usage = usage + usage_of(response)
         calls = [block for block in response.content if block.type == "tool_use"]
@@ -170,6 +173,18 @@ def _request_refused(budget: AgentBudget, usage: Usage, size: int) -> str | None
     if usage.total + size // _BYTES_PER_TOKEN >= budget.max_tokens:
         return "tokens"
     return None
+
+
+async def _create_within(
+    model: ModelClient, request: dict[str, Any], time_left: float, budget: AgentBudget
+) -> Message | None:
+    """The model's answer, or None when it would come after the deadline and its grace (an
+    answer past the deadline would not be acted on anyway)."""
+    try:
+        async with asyncio.timeout(max(time_left, 0.0) + budget.call_grace_seconds):
+            return await model.create(**request)
+    except TimeoutError:
+        return None
 
 
 @dataclass

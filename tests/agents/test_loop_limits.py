@@ -105,6 +105,27 @@ async def test_no_call_runs_when_the_model_call_used_up_the_time(
     assert tools.calls == []
 
 
+async def test_a_model_call_past_the_deadline_is_given_up(
+    server: ScriptedModel, model: AnthropicModel, shared: SharedContext
+) -> None:
+    """A model answer that does not come is abandoned once the time left and the grace are
+    over: 'budget: time', no turn counted, no tool call."""
+    server.add_script("implement", [Turn(tool_calls=[SLEEP], hold=True)])
+    tools = FakeTools()
+    started = time.monotonic()
+
+    outcome = await run(model, shared, tools, AgentBudget(max_seconds=0.5, call_grace_seconds=0.2))
+
+    assert time.monotonic() - started < 5
+    assert (outcome.status, outcome.stop_reason, outcome.turns) == (
+        AgentStatus.BUDGET,
+        "budget: time",
+        0,
+    )
+    assert tools.calls == []
+    assert server.held == 1
+
+
 async def test_a_call_that_ignores_its_time_is_cancelled_after_the_grace(
     server: ScriptedModel, model: AnthropicModel, shared: SharedContext
 ) -> None:
