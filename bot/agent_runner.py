@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity
@@ -21,43 +23,69 @@ from bot.commit_policy import DEFAULT_DENIED_WRITE_GLOBS, Refusal, WritePolicy, 
 from bot.errors import GitError, MemoryRefused, RebaseConflict
 from bot.forge import Remote
 from bot.gitops import MirrorCache, Worktree, open_worktree
-from bot.memory import Memory, MemoryWrite, Note
+from bot.memory import Memory, MemoryWrite, Note, check_write
 from bot.plan import Role
 from bot.repo_config import RepoConfig
 from bot.run_io import AgentInput, AgentProgress
 from bot.run_models import AgentResult, AgentStatus, Usage
 
+log = logging.getLogger(__name__)
+
 MAX_CONFLICT_ROUNDS = 3
 HEARTBEAT_SECONDS = 1.0  # local and cheap; the worker batches what it sends
+MEMORY_RPC_TIMEOUT = timedelta(seconds=30)
 
 
 class WorkflowMemory:
     """The run's shared memory, held by the run workflow and reached through its updates.
 
     Each turn's progress report answers with the memory; the next read uses that answer
-    instead of another round trip.
+    instead of another round trip. The memory is a convenience to the agents, so no failure
+    to reach it ends an agent (let alone the run): a failed write is a refusal the agent reads
+    as a tool error, a failed read or report leaves the agent with the memory it last saw.
     """
 
     def __init__(self, client: Client, workflow_id: str) -> None:
         self._handle = client.get_workflow_handle(workflow_id)
         self._latest: Memory | None = None
+        self._known = Memory()  # the last memory an update answered with
 
     async def report_turn(self, progress: AgentProgress) -> None:
-        self._latest = await self._handle.execute_update("agent_turn", progress, result_type=Memory)
+        try:
+            self._latest = await self._handle.execute_update(
+                "agent_turn", progress, result_type=Memory, rpc_timeout=MEMORY_RPC_TIMEOUT
+            )
+        except Exception:  # progress is for the checklist; the work goes on without it
+            log.warning("reporting a turn to %s failed", self._handle.id, exc_info=True)
 
     async def read(self) -> Memory:
         latest, self._latest = self._latest, None
-        if latest is not None:
-            return latest
-        memory: Memory = await self._handle.execute_update("read_memory", result_type=Memory)
-        return memory
+        if latest is None:
+            try:
+                latest = await self._handle.execute_update(
+                    "read_memory", result_type=Memory, rpc_timeout=MEMORY_RPC_TIMEOUT
+                )
+            except Exception:
+                log.warning("reading the memory of %s failed", self._handle.id, exc_info=True)
+                return self._known
+        self._known = latest
+        return latest
 
     async def write(self, write: MemoryWrite) -> Note:
+        """Store `write`, or raise MemoryRefused whatever went wrong."""
+        check_write(write)  # an oversized update would fail the workflow's task, not the update
         try:
-            note: Note = await self._handle.execute_update("write_memory", write, result_type=Note)
+            note: Note = await self._handle.execute_update(
+                "write_memory", write, result_type=Note, rpc_timeout=MEMORY_RPC_TIMEOUT
+            )
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             raise MemoryRefused(str(getattr(cause, "message", None) or cause or exc)) from exc
+        except Exception as exc:
+            log.warning("writing to the memory of %s failed", self._handle.id, exc_info=True)
+            raise MemoryRefused(
+                "The shared memory could not be reached; nothing was saved."
+            ) from exc
         return note
 
 

@@ -39,6 +39,23 @@ class Note(BaseModel):
     at: str  # ISO time of the write (workflow time: deterministic)
 
 
+def check_write(write: MemoryWrite) -> None:
+    """Refuse a write whose key, value or author is out of bounds, whatever the document holds.
+
+    Callers check before sending a write anywhere: a payload over Temporal's size limits fails
+    the run workflow's task instead of being refused, however the workflow validates it.
+    """
+    key = write.key.strip()
+    if not key or len(key) > MAX_KEY_CHARS:
+        raise MemoryRefused(f"key must be 1-{MAX_KEY_CHARS} characters")
+    if len(write.value) > MAX_VALUE_CHARS:
+        raise MemoryRefused(
+            f"value is {len(write.value)} characters; the limit is {MAX_VALUE_CHARS}"
+        )
+    if len(write.agent) > MAX_KEY_CHARS:
+        raise MemoryRefused(f"agent must be at most {MAX_KEY_CHARS} characters")
+
+
 class Memory(BaseModel):
     plan: Plan | None = None
     notes: list[Note] = Field(default_factory=list)
@@ -56,13 +73,8 @@ class Memory(BaseModel):
 
     def apply(self, write: MemoryWrite, at: str) -> Note:
         """Validate and apply one write; returns the note it became."""
+        check_write(write)
         key = write.key.strip()
-        if not key or len(key) > MAX_KEY_CHARS:
-            raise MemoryRefused(f"key must be 1-{MAX_KEY_CHARS} characters")
-        if len(write.value) > MAX_VALUE_CHARS:
-            raise MemoryRefused(
-                f"value is {len(write.value)} characters; the limit is {MAX_VALUE_CHARS}"
-            )
         if len(self.notes) >= MAX_NOTES:
             raise MemoryRefused(f"memory is full ({MAX_NOTES} notes)")
         if write.mode is WriteMode.SET:

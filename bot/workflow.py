@@ -10,10 +10,12 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from bot import decisions, report
     from bot.calls import GITHUB_RETRY, github_call
+    from bot.errors import MemoryRefused
     from bot.forge import FollowUp
     from bot.memory import Memory, MemoryWrite, Note
     from bot.plan import Role
@@ -79,10 +81,17 @@ class RunWorkflow(RunState):
 
     @workflow.update
     def write_memory(self, write: MemoryWrite) -> Note:
-        return self._memory.apply(write, at=workflow.now().isoformat())
+        # Only an ApplicationError fails just the update: any other exception from a handler
+        # fails the workflow task, and the run would stall on it.
+        try:
+            return self._memory.apply(write, at=workflow.now().isoformat())
+        except MemoryRefused as exc:
+            raise ApplicationError(str(exc), type="MemoryRefused", non_retryable=True) from None
 
     @write_memory.validator
     def _check_memory_write(self, write: MemoryWrite) -> None:
+        # A validator's exception rejects the update (the write is never in history). The
+        # writer must bound the payload before sending it: a rejection carries the request.
         self._memory.model_copy(deep=True).apply(write, at="")
 
     # -- the run ---------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
-"""The shared memory document: versioned, attributed, size-capped writes."""
+"""The shared memory document: versioned, attributed, size-capped writes; and its client in
+the agents, which turns every failure to reach it into a refusal."""
 
 from __future__ import annotations
 
 import pytest
+from temporalio.client import Client
 
+from bot.agent_runner import WorkflowMemory
 from bot.errors import MemoryRefused
-from bot.memory import MAX_NOTES, MAX_VALUE_CHARS, Memory, MemoryWrite, WriteMode
+from bot.memory import MAX_NOTES, MAX_VALUE_CHARS, Memory, MemoryWrite, WriteMode, check_write
+from bot.plan import Role
+from bot.run_io import AgentProgress
 
 
 def test_writes_are_versioned_and_attributed() -> None:
@@ -72,3 +77,41 @@ def test_render_lists_notes_with_author_and_version() -> None:
     assert memory.render() == "_(no notes)_"
     memory.apply(MemoryWrite(agent="implement", key="api", value="main(argv)\nreturns int"), at="t")
     assert memory.render() == "- **api** (implement, v1): main(argv)\n  returns int"
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (MemoryWrite(agent="a", key="", value="x"), "key must be 1-100 characters"),
+        (
+            MemoryWrite(agent="a", key="k", value="x" * 10_000_000),
+            "value is 10000000 characters; the limit is 4000",
+        ),
+        (MemoryWrite(agent="a" * 101, key="k", value="x"), "agent must be at most 100 characters"),
+    ],
+)
+def test_check_write_bounds_a_write_without_a_document(write: MemoryWrite, message: str) -> None:
+    """The bounds a writer checks before sending: key, value and author lengths."""
+    with pytest.raises(MemoryRefused, match=f"^{message}$"):
+        check_write(write)
+
+
+async def test_an_oversized_write_is_refused_before_any_rpc(temporal_client: Client) -> None:
+    """A 10 MB value is refused by the client itself (no workflow needs to exist)."""
+    memory = WorkflowMemory(temporal_client, "no-such-run")
+    write = MemoryWrite(agent="implement", key="k", value="x" * 10_000_000)
+    with pytest.raises(MemoryRefused, match=r"^value is 10000000 characters; the limit is 4000$"):
+        await memory.write(write)
+
+
+async def test_an_unreachable_memory_never_raises_anything_but_a_refusal(
+    temporal_client: Client,
+) -> None:
+    """With no workflow behind it, a write is a MemoryRefused, a read is the last memory seen
+    (empty) and a progress report is dropped: none of them ends the agent."""
+    memory = WorkflowMemory(temporal_client, "no-such-run")
+    with pytest.raises(MemoryRefused, match=r"^The shared memory could not be reached"):
+        await memory.write(MemoryWrite(agent="implement", key="k", value="v"))
+    assert await memory.read() == Memory()
+    await memory.report_turn(AgentProgress(role=Role.IMPLEMENT, round=1, turns=1, tokens=1))
+    assert await memory.read() == Memory()

@@ -1,12 +1,15 @@
 """An agent's tools behind one `call`: the text editor, `search`, `run` and `memory`.
 
-Every failure a tool call can meet (a refused path, a bad argument, a refused memory write, an
-unknown tool) comes back as a `ToolOutcome` with `is_error=True` and a short message for the
-model: the loop never sees an exception from a tool, and the model never sees a traceback.
+Every failure a tool call can meet (a refused path, a bad argument, an input over its size
+limit, a refused or failed memory write, an unknown tool) comes back as a `ToolOutcome` with
+`is_error=True` and a short message for the model: the loop never sees an exception from a
+tool, and the model never sees a traceback. Sizes are checked before anything is sent, run or
+written (`ToolLimits`); a command never runs past the time its agent has left.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,22 +20,25 @@ from pydantic import ValidationError
 
 from bot.agents.context import EDITOR_TOOL, MEMORY_TOOL, RUN_TOOL, SEARCH_TOOL
 from bot.agents.fs_tools import DEFAULT_DENIED_WRITE_GLOBS, TextEditor, git_grep
+from bot.agents.limits import ToolLimits, json_size
 from bot.errors import MemoryRefused, PathRefused, SandboxError, ToolError
-from bot.memory import Memory, MemoryWrite, Note, WriteMode
+from bot.memory import MAX_VALUE_CHARS, Memory, MemoryWrite, Note, WriteMode, check_write
 from bot.sandbox import SandboxLimits, run_sandboxed
 
-__all__ = ["MemoryPort", "ToolOutcome", "Toolbox"]
+__all__ = ["MemoryPort", "ToolLimits", "ToolOutcome", "ToolPort", "Toolbox"]
 
 log = logging.getLogger(__name__)
 
-RUN_TIMEOUT_S = 600.0
-RUN_OUTPUT_BYTES = 16_384
 _MAX_ERROR_CHARS = 1000
+_EDIT_FIELDS = ("file_text", "old_str", "new_str", "insert_text")
 _REFUSALS = (ToolError, PathRefused, MemoryRefused, SandboxError)
 
 
 class MemoryPort(Protocol):
-    """The run's shared memory as an agent reaches it (a Temporal update in production)."""
+    """The run's shared memory as an agent reaches it (a Temporal update in production).
+
+    `write` raises MemoryRefused for any write it did not store, whatever the reason.
+    """
 
     async def read(self) -> Memory: ...
 
@@ -46,6 +52,17 @@ class ToolOutcome:
     memory_version: int | None = None  # the memory version the agent has now seen, if any
 
 
+class ToolPort(Protocol):
+    """What the loop needs of an agent's tools (a Toolbox in production)."""
+
+    @property
+    def files_written(self) -> set[str]: ...
+
+    async def call(
+        self, name: str, tool_input: object, *, agent: str, time_left: float | None = None
+    ) -> ToolOutcome: ...
+
+
 class Toolbox:
     """The tools of one agent in one worktree."""
 
@@ -56,7 +73,7 @@ class Toolbox:
         *,
         allowed_write_globs: Sequence[str] | None = None,
         allow_workflow_edits: bool = False,
-        run_limits: SandboxLimits | None = None,
+        limits: ToolLimits | None = None,
         run_ro_binds: Sequence[Path] = (),
     ) -> None:
         self.worktree = worktree
@@ -66,8 +83,9 @@ class Toolbox:
             allowed_write_globs=list(allowed_write_globs) if allowed_write_globs else None,
             denied_globs=() if allow_workflow_edits else DEFAULT_DENIED_WRITE_GLOBS,
         )
-        self.run_limits = run_limits or SandboxLimits(
-            timeout_s=RUN_TIMEOUT_S, output_bytes=RUN_OUTPUT_BYTES
+        self.limits = limits or ToolLimits()
+        self.run_limits = SandboxLimits(
+            timeout_s=self.limits.run_timeout_s, output_bytes=self.limits.run_output_bytes
         )
         self.run_ro_binds = tuple(run_ro_binds)
 
@@ -76,17 +94,21 @@ class Toolbox:
         """Worktree-relative paths the editor changed (commands may change others)."""
         return set(self.editor.written)
 
-    async def call(self, name: str, tool_input: object, *, agent: str) -> ToolOutcome:
-        """Run one tool call for `agent`; never raises for anything the model did."""
+    async def call(
+        self, name: str, tool_input: object, *, agent: str, time_left: float | None = None
+    ) -> ToolOutcome:
+        """Run one tool call for `agent`, within `time_left` seconds when given (the rest of
+        the agent's time budget); never raises for anything the model did."""
         try:
             if not isinstance(tool_input, dict):
                 raise ToolError("The tool input must be a JSON object.")
+            self._check_sizes(name, tool_input)
             if name == EDITOR_TOOL:
                 return ToolOutcome(self.editor.run(tool_input))
             if name == SEARCH_TOOL:
                 return ToolOutcome(await self._search(tool_input))
             if name == RUN_TOOL:
-                return ToolOutcome(await self._run(tool_input))
+                return ToolOutcome(await self._run(tool_input, time_left))
             if name == MEMORY_TOOL:
                 return await self._memory(tool_input, agent)
             known = ", ".join((EDITOR_TOOL, SEARCH_TOOL, RUN_TOOL, MEMORY_TOOL))
@@ -99,6 +121,33 @@ class Toolbox:
             log.exception("tool %s failed", name)
             return _error(f"The tool `{name[:100]}` failed unexpectedly; try another approach.")
 
+    def _check_sizes(self, name: str, tool_input: dict[str, Any]) -> None:
+        """Refuse an input over its limits before any of it is used."""
+        limits = self.limits
+        for key, limit in self._bounds(name).items():
+            value = tool_input.get(key)
+            if isinstance(value, str) and len(value) > limit:
+                raise ToolError(
+                    f"Parameter `{key}` is {len(value)} characters; the limit is {limit}."
+                )
+        size = json_size(tool_input)
+        if size > limits.max_input_chars:
+            raise ToolError(f"The input is {size} bytes; the limit is {limits.max_input_chars}.")
+
+    def _bounds(self, name: str) -> dict[str, int]:
+        """The longest string each parameter of tool `name` may hold."""
+        limits = self.limits
+        bounds = {"path": limits.max_path_chars, "path_glob": limits.max_path_chars}
+        if name == EDITOR_TOOL:
+            bounds.update(dict.fromkeys(_EDIT_FIELDS, limits.max_edit_chars))
+        elif name == SEARCH_TOOL:
+            bounds["pattern"] = limits.max_pattern_chars
+        elif name == RUN_TOOL:
+            bounds["command"] = limits.max_command_chars
+        elif name == MEMORY_TOOL:
+            bounds["value"] = MAX_VALUE_CHARS  # the key's bound is check_write's
+        return bounds
+
     async def _search(self, tool_input: dict[str, Any]) -> str:
         pattern = _field(tool_input, "pattern", str, required=True)
         path_glob = _field(tool_input, "path_glob", str)
@@ -107,15 +156,22 @@ class Toolbox:
             self.worktree, pattern, path_glob=path_glob or None, fixed_string=bool(fixed)
         )
 
-    async def _run(self, tool_input: dict[str, Any]) -> str:
+    async def _run(self, tool_input: dict[str, Any], time_left: float | None) -> str:
         command = _field(tool_input, "command", str, required=True)
         if not command.strip():
             raise ToolError("The command must not be empty.")
+        limits, cut_short = self.run_limits, False
+        if time_left is not None and time_left < limits.timeout_s:
+            if time_left <= 0:
+                raise ToolError("Not run: the agent's time budget is used up.")
+            limits, cut_short = dataclasses.replace(limits, timeout_s=time_left), True
         result = await run_sandboxed(
-            command, self.worktree, limits=self.run_limits, ro_binds=self.run_ro_binds
+            command, self.worktree, limits=limits, ro_binds=self.run_ro_binds
         )
         if result.timed_out:
-            status = f"timed out after {self.run_limits.timeout_s:.0f} s (killed)"
+            status = f"timed out after {round(limits.timeout_s, 1):g} s (killed)"
+            if cut_short:
+                status += ": the agent's time budget ran out"
         else:
             status = f"exit code {result.exit_code}"
         return f"{status}\n{result.output}" if result.output else f"{status}\n(no output)"
@@ -133,9 +189,9 @@ class Toolbox:
         mode = _field(tool_input, "mode", str) or WriteMode.SET.value
         if mode not in (WriteMode.SET.value, WriteMode.APPEND.value):
             raise ToolError("`mode` must be `set` or `append`.")
-        note = await self.memory.write(
-            MemoryWrite(agent=agent, key=key, value=value, mode=WriteMode(mode))
-        )
+        write = MemoryWrite(agent=agent, key=key, value=value, mode=WriteMode(mode))
+        check_write(write)  # before the write travels anywhere
+        note = await self.memory.write(write)
         return ToolOutcome(f"Saved `{note.key}` as memory version {note.version}.")
 
 
