@@ -19,7 +19,7 @@ from bot.agents.context import SharedContext
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import ModelClient
 from bot.agents.toolbox import Toolbox
-from bot.commit_policy import DEFAULT_DENIED_WRITE_GLOBS, Refusal, WritePolicy, reportable
+from bot.commit_policy import Refusal, WritePolicy, denied_globs, reportable
 from bot.errors import GitError, MemoryRefused, RebaseConflict
 from bot.forge import Remote
 from bot.gitops import MirrorCache, Worktree, open_worktree
@@ -120,12 +120,7 @@ class AgentRunner:
             max_seconds=params.config.budget.agent_minutes * 60,
         )
         shared = SharedContext.build(params.plan, params.repo_summary, params.config)
-        toolbox = Toolbox(
-            tree.path,
-            memory,
-            allowed_write_globs=params.config.paths.get(params.role),
-            allow_workflow_edits=params.config.allow_workflow_edits,
-        )
+        toolbox = Toolbox(tree.path, memory, policy=write_policy(params.config, params.role))
         usage = Usage()
         turns = 0
 
@@ -198,8 +193,7 @@ def write_policy(config: RepoConfig, role: Role) -> WritePolicy:
     allowed = config.paths.get(role)
     return WritePolicy(
         allowed_globs=tuple(allowed) if allowed is not None else None,
-        # A push touching workflows is rejected without the workflows permission.
-        denied_globs=() if config.allow_workflow_edits else DEFAULT_DENIED_WRITE_GLOBS,
+        denied_globs=denied_globs(allow_workflow_edits=config.allow_workflow_edits),
         allow_submodules=config.allow_submodules,
         max_file_bytes=config.max_file_bytes,
         max_commit_bytes=config.max_commit_bytes,

@@ -37,12 +37,15 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "APP_CONFIG_GLOBS",
     "DEFAULT_DENIED_WRITE_GLOBS",
     "DEFAULT_MAX_COMMIT_BYTES",
     "DEFAULT_MAX_FILE_BYTES",
+    "WORKFLOW_GLOBS",
     "Refusal",
     "StagedEntry",
     "WritePolicy",
+    "denied_globs",
     "glob_matches",
     "path_refusal",
     "reportable",
@@ -50,11 +53,22 @@ __all__ = [
     "screen",
 ]
 
-DEFAULT_DENIED_WRITE_GLOBS: tuple[str, ...] = (".github/workflows/**",)
+WORKFLOW_GLOBS: tuple[str, ...] = (".github/workflows/**",)
+# The app's own settings: an agent that could change them would, once its PR is merged, set the
+# limits and permissions of every later run. Denied whatever the repository config says.
+APP_CONFIG_GLOBS: tuple[str, ...] = (".github/orchestrate.yml", ".github/orchestrate.yaml")
+DEFAULT_DENIED_WRITE_GLOBS: tuple[str, ...] = WORKFLOW_GLOBS + APP_CONFIG_GLOBS
 # Agents write source, tests and docs: a file over 1 MiB is a build artefact, a data dump or
 # padding, not a reviewable change (GitHub itself warns at 50 MB and rejects 100 MB).
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 DEFAULT_MAX_COMMIT_BYTES = 10 * 1024 * 1024
+
+
+def denied_globs(*, allow_workflow_edits: bool) -> tuple[str, ...]:
+    """What no agent may write: workflow files (a push touching them is rejected without the
+    workflows permission) unless the repository allows them, and always the app's config."""
+    return APP_CONFIG_GLOBS if allow_workflow_edits else DEFAULT_DENIED_WRITE_GLOBS
+
 
 GITLINK, SYMLINK, DELETED = "160000", "120000", "000000"
 REGULAR = ("100644", "100755")

@@ -12,6 +12,7 @@ from bot.commit_policy import (
     Refusal,
     StagedEntry,
     WritePolicy,
+    denied_globs,
     reportable,
     resolve_link,
     screen,
@@ -244,10 +245,34 @@ def test_a_link_through_a_refused_link_is_refused_too() -> None:
 
 
 def test_workflow_edits_allowed_by_config_pass() -> None:
-    """With no denied globs (allow_workflow_edits), workflow files and links there pass."""
-    allowed = WritePolicy(denied_globs=())
+    """With allow_workflow_edits, workflow files and links there pass; the app's config not."""
+    allowed = WritePolicy(denied_globs=denied_globs(allow_workflow_edits=True))
     entries = [file(".github/workflows/ci.yml"), link("ci", ".github/workflows")]
     assert screen(entries, allowed, {"ci": ".github/workflows"}) == []
+    assert screen([file(".github/orchestrate.yml")], allowed, {}) == [
+        Refusal(path=".github/orchestrate.yml", reason=DENIED)
+    ]
+
+
+@pytest.mark.parametrize("allow_workflow_edits", [False, True])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        file(".github/orchestrate.yml"),
+        file(".github/orchestrate.yaml"),
+        file(".GitHub/Orchestrate.yml"),
+        link(".github/orchestrate.yml", "../evil.yml"),
+        link("cfg", ".github/orchestrate.yml"),
+    ],
+    ids=["yml", "yaml", "case", "symlink-at", "symlink-to"],
+)
+def test_the_apps_own_config_is_never_written(
+    entry: StagedEntry, allow_workflow_edits: bool
+) -> None:
+    """No agent may change .github/orchestrate.yml (it sets the limits of every later run)."""
+    policy = WritePolicy(denied_globs=denied_globs(allow_workflow_edits=allow_workflow_edits))
+    links = {entry.path: entry.target} if entry.target else {}
+    assert [r.path for r in screen([entry], policy, links)] == [entry.path]
 
 
 @pytest.mark.parametrize(

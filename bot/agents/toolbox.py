@@ -19,8 +19,9 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from bot.agents.context import EDITOR_TOOL, MEMORY_TOOL, RUN_TOOL, SEARCH_TOOL
-from bot.agents.fs_tools import DEFAULT_DENIED_WRITE_GLOBS, TextEditor, git_grep
+from bot.agents.fs_tools import TextEditor, git_grep
 from bot.agents.limits import ToolLimits, json_size
+from bot.commit_policy import WritePolicy
 from bot.errors import MemoryRefused, PathRefused, SandboxError, ToolError
 from bot.memory import MAX_VALUE_CHARS, Memory, MemoryWrite, Note, WriteMode, check_write
 from bot.sandbox import SandboxLimits, run_sandboxed
@@ -71,17 +72,20 @@ class Toolbox:
         worktree: Path,
         memory: MemoryPort,
         *,
-        allowed_write_globs: Sequence[str] | None = None,
-        allow_workflow_edits: bool = False,
+        policy: WritePolicy | None = None,
         limits: ToolLimits | None = None,
         run_ro_binds: Sequence[Path] = (),
     ) -> None:
         self.worktree = worktree
         self.memory = memory
+        # The commit step screens with the same policy: whatever the editor refuses, a `run`
+        # command cannot sneak into the commit either (bot/commit_policy.py).
+        policy = policy or WritePolicy()
         self.editor = TextEditor(
             worktree,
-            allowed_write_globs=list(allowed_write_globs) if allowed_write_globs else None,
-            denied_globs=() if allow_workflow_edits else DEFAULT_DENIED_WRITE_GLOBS,
+            allowed_write_globs=policy.allowed_globs,
+            denied_globs=policy.denied_globs,
+            allow_submodules=policy.allow_submodules,
         )
         self.limits = limits or ToolLimits()
         self.run_limits = SandboxLimits(

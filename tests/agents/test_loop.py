@@ -16,6 +16,7 @@ from bot.agents.context import SharedContext
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import AnthropicModel
 from bot.agents.toolbox import Toolbox
+from bot.commit_policy import WritePolicy, denied_globs
 from bot.errors import ModelError
 from bot.memory import Memory, MemoryWrite, Note
 from bot.plan import Plan, Role
@@ -402,7 +403,10 @@ async def test_workflow_edits_pass_when_the_repository_allows_them(
         "implement", [Turn(tool_calls=[ToolCall(EDITOR, workflow), ToolCall(EDITOR, outside)])]
     )
     memory = FakeMemory()
-    tools = Toolbox(worktree, memory, allowed_write_globs=[".github/**"], allow_workflow_edits=True)
+    policy = WritePolicy(
+        allowed_globs=(".github/**",), denied_globs=denied_globs(allow_workflow_edits=True)
+    )
+    tools = Toolbox(worktree, memory, policy=policy)
 
     outcome = await run_agent(
         spec_for(Role.IMPLEMENT, shared), model, tools, memory, budget=AgentBudget()
