@@ -68,9 +68,7 @@ class AgentRunner:
 
     async def run(self, params: AgentInput) -> AgentResult:
         started = activity.info().started_time.isoformat() if activity.in_activity() else ""
-        tree = await open_worktree(
-            self.cache, self.remote.url, self.remote.token, params.branch, self.path
-        )
+        tree = await open_worktree(self.cache, self.remote, params.branch, self.path)
         ticker = asyncio.create_task(_keep_alive())
         try:
             return await self._work(params, tree, started)
@@ -117,6 +115,8 @@ class AgentRunner:
         )
         outcome = await run_agent(spec, self.model, toolbox, memory, budget=budget, on_turn=on_turn)
         usage, turns = usage + outcome.usage, turns + outcome.turns
+        # The agent's `run` commands wrote here: no nested repository may meet host git.
+        await tree.remove_nested_repos()
         commits: list[str] = []
         refused = await _discard_refused(tree, params)
         message = _commit_message(params, outcome, refused)
@@ -141,6 +141,7 @@ class AgentRunner:
                         on_turn=on_turn,
                     )
                     usage, turns = usage + resolution.usage, turns + resolution.turns
+                    await tree.remove_nested_repos()
             commits.append(await tree.head())
         return AgentResult(
             role=params.role.value,
