@@ -186,21 +186,23 @@ class MirrorCache:
         require_own_branch(branch)
         _require_rev(sha)
         await self.require_pristine(mirror)
+        refspec = f"{sha}:refs/heads/{branch}"
         return await self.git(
-            ["push", "--porcelain", "--no-recurse-submodules", "--no-verify", "--",
-             remote.url, f"{sha}:refs/heads/{branch}"],
+            ["push", "--porcelain", "--no-recurse-submodules", "--", remote.url, refspec],
             cwd=mirror,
             credential=remote.credential,
             check=False,
-        )  # fmt: skip
+        )
 
     async def require_pristine(self, mirror: Path) -> None:
         """Raise GitError (after discarding the mirror) when its files are not the app's."""
         reasons = await self._tampering(mirror)
         if reasons:
             self._discard(mirror)
-            raise GitError(f"the mirror cache was changed outside the app and was discarded: "
-                           f"{'; '.join(reasons)}")  # fmt: skip
+            changes = "; ".join(reasons)
+            raise GitError(
+                f"the mirror cache was changed outside the app and was discarded: {changes}"
+            )
 
     async def remote_head(self, mirror: Path, branch: str) -> str | None:
         """The sha of the remote branch as last fetched, or None when it does not exist."""
@@ -214,19 +216,16 @@ class MirrorCache:
     async def _fetch(self, remote: Remote, mirror: Path, refspec: str, prune: bool = False) -> None:
         # The URL on the command line, not a configured remote: nothing in any config file
         # chooses where the token goes.
-        prune_flag = ["--prune"] if prune else []
-        await self.git(
-            ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head",
-             *prune_flag, "--", remote.url, refspec],
-            cwd=mirror,
-            credential=remote.credential,
-        )  # fmt: skip
+        args = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"]
+        args += ["--prune"] if prune else []
+        await self.git([*args, "--", remote.url, refspec], cwd=mirror, credential=remote.credential)
 
     async def _tampering(self, mirror: Path) -> list[str]:
-        listed = await self.git(
-            ["config", "--file", str(mirror / "config"), "--list"], cwd=self.root, check=False
-        )
-        reasons = tampering(mirror, listed.stdout)
+        config, listed = mirror / "config", ""
+        if config.is_file() and not config.is_symlink():  # never read a FIFO or a device
+            args = ["config", "--file", str(config), "--list"]
+            listed = (await self.git(args, cwd=self.root, check=False)).stdout
+        reasons = tampering(mirror, listed)
         if reasons:
             log.warning("mirror %s was changed outside the app: %s", mirror, "; ".join(reasons))
         return reasons
@@ -234,7 +233,8 @@ class MirrorCache:
     def _discard(self, mirror: Path) -> None:
         # Renamed first, so that no later command finds a half-deleted mirror at its path.
         stale = mirror.with_name(f"{mirror.name}.stale-{uuid.uuid4().hex}")
-        mirror.rename(stale)
+        with contextlib.suppress(FileNotFoundError):  # another worker discarded it first
+            mirror.rename(stale)
         shutil.rmtree(stale, ignore_errors=True)
 
 

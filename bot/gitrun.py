@@ -1,5 +1,7 @@
-"""The one helper that runs git: argument lists, explicit cwd, a clean environment, a timeout
-that kills the whole process group, and a token that never reaches a command line or a message.
+"""The one helper that runs git: argument lists, explicit cwd, a clean environment with fixed
+config (no hooks, fsmonitor, pager, helpers or submodule recursion, whatever a repository says), a
+timeout that kills the whole process group, and a token that reaches only its own remote URL,
+never a command line or a message.
 """
 
 from __future__ import annotations

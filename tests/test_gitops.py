@@ -416,7 +416,8 @@ async def test_remove_deletes_worktree_and_private_branch(
 async def test_token_round_trip_over_http_leaves_no_trace(
     hub: FakeHub, repo_name: str, tmp_path: Path
 ) -> None:
-    """Clone, branch, commit and push with a token; no config file or repr ever holds it."""
+    """Clone, branch, commit and push with a token; no file of the cache or the worktree (their
+    configs included) and no repr ever holds it."""
     hub.add_repo("octo", repo_name, files={"README.md": "# hi\n"})
     url, token = hub.git_url("octo", repo_name), hub.issue_token()
     remote = Remote(url, token, scope="github/1/1")
@@ -428,7 +429,7 @@ async def test_token_round_trip_over_http_leaves_no_trace(
     head = await tree.push()
     assert hub.branch_sha("octo", repo_name, BRANCH) == head
     encoded = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    for path in (tmp_path / "cache").rglob("*"):
+    for path in [*(tmp_path / "cache").rglob("*"), *tree.path.rglob("*")]:
         if path.is_file():
             data = path.read_bytes()
             assert token.encode() not in data and encoded.encode() not in data, path
@@ -582,3 +583,17 @@ async def test_mirror_holds_no_remote_and_exactly_the_apps_config(
     await tree.push()
     await tree.remove()
     assert (cache.mirror_path(remote) / "config").read_text() == MIRROR_CONFIG
+
+
+async def test_sync_rebuilds_a_mirror_whose_config_is_not_a_regular_file(
+    cache: MirrorCache, remote: Remote
+) -> None:
+    """A config replaced by a symlink to an endless device is never read: the mirror is rebuilt."""
+    mirror = await cache.sync(remote)
+    (mirror / "config").unlink()
+    (mirror / "config").symlink_to("/dev/zero")
+    assert await cache.sync(remote) == mirror
+    assert (mirror / "config").read_text() == MIRROR_CONFIG
+    assert (await git(mirror, "rev-parse", "refs/remotes/origin/main")).strip() == (
+        await remote_sha(remote, "main")
+    )

@@ -25,7 +25,9 @@ HOOKS = (
 )  # fmt: skip
 
 
-def plain_git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+def plain_git(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> str:
     """git as someone other than the app runs it: no pinned config, no hardening."""
     base = {
         "PATH": os.environ.get("PATH", os.defpath),
@@ -41,7 +43,12 @@ def plain_git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
         "GIT_CONFIG_VALUE_0": "always",
     }
     done = subprocess.run(
-        ["git", *args], cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True
+        ["git", *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        input=input,
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
@@ -150,10 +157,7 @@ def commit_gitlink(bare: Path, branch: str, path: str, sha: str, gitmodules: str
     env = {"GIT_INDEX_FILE": str(index)}
     try:
         plain_git(bare, "read-tree", f"refs/heads/{branch}", env=env)
-        blob = subprocess.run(
-            ["git", "hash-object", "-w", "--stdin"],
-            cwd=bare, input=gitmodules, capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+        blob = plain_git(bare, "hash-object", "-w", "--stdin", input=gitmodules).strip()
         plain_git(
             bare, "update-index", "--add", "--cacheinfo", f"100644,{blob},.gitmodules", env=env
         )
