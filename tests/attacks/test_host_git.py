@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.agents.grep import git_grep
-from bot.errors import GitError
+from bot.errors import GitError, GitHubError
 from bot.forge import GitHubForge
 from bot.github import GitHubApp
 from bot.gitmirror import MIRROR_CONFIG
@@ -333,6 +333,8 @@ async def test_token_for_one_repository_is_refused_for_another(
     assert hub.token_scope(token) == {mine.id}
     assert await app.installation_token(61, repository_id=mine.id) == token  # cached
     assert await app.installation_token(61, repository_id=theirs.id) != token
+    with pytest.raises(GitHubError, match="422"):  # not the installation's: GitHub refuses
+        await app.installation_token(61, repository_id=10**9)
 
     cache = MirrorCache(tmp_path / "cache")
     await cache.sync(Remote(hub.git_url(owner, "mine"), token))
