@@ -155,19 +155,6 @@ async def test_gitlink_of_an_earlier_round_populated_by_the_sandbox_never_runs(
     assert payload.ran() == ""
 
 
-async def test_search_never_enters_a_planted_repository(
-    origin: Remote, payload: Payload, attacker: Listener, tmp_path: Path
-) -> None:
-    """The agents' `search` (git grep) runs with the host's fixed config and finds the
-    worktree's own matches without running anything of a nested repository."""
-    tree = await open_worktree(MirrorCache(tmp_path / "cache"), origin, BRANCH, tmp_path / "wt")
-    plant_repo(tree.path / "vendor" / "x", payload.script, attacker.url)
-    (tree.path / "top.txt").write_text("needle\n")
-    found = await git_grep(tree.path, "needle")
-    assert found == "top.txt:1:needle\n"
-    assert payload.ran() == ""
-
-
 # ---- tokens: only for their own URL, never from a worktree -----------------------------------
 
 
