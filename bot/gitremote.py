@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -21,6 +22,13 @@ def auth_header(token: str) -> str:
     """The header GitHub accepts for an installation token over smart HTTP."""
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
     return f"Authorization: Basic {basic}"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class Credential:
         parts = urlsplit(self.url)
         if not _SAFE_URL.fullmatch(self.url) or parts.username or parts.query or parts.fragment:
             raise GitError("a token may only be given for a plain http(s) remote URL")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+            raise GitError("a token is sent over https only (plain http only to loopback)")
         if not self.token or any(ch.isspace() or not ch.isprintable() for ch in self.token):
             raise GitError("the token is empty or holds whitespace")
 

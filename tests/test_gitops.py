@@ -508,12 +508,15 @@ def test_fixed_config_disables_every_command_git_could_run_for_a_repository() ->
         "ext::sh -c touch% /tmp/x",
         "ssh://github.com/o/r.git",
         "/local/path",
+        "http://github.example.com/o/r.git",
     ],
 )
-def test_credential_refuses_urls_that_are_not_plain_http(url: str) -> None:
-    """A token is only bound to a plain http(s) URL: nothing that could bend the config key."""
-    with pytest.raises(GitError, match="plain http"):
+def test_credential_refuses_urls_that_are_not_plain_https(url: str) -> None:
+    """A token is only bound to a plain https URL (http only on loopback): nothing that could
+    bend the config key or send it in clear text."""
+    with pytest.raises(GitError, match=r"plain http|https only"):
         Credential(url, "ghs_x")
+    assert Credential("http://127.0.0.1:8080/o/r.git", "ghs_x").url.startswith("http://")
 
 
 def test_remove_nested_repos_deletes_every_dot_git_below_the_root(tmp_path: Path) -> None:
