@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from bot.agents.grep import git_grep
 from bot.errors import GitError, GitHubError
@@ -24,9 +25,16 @@ from bot.sandbox import run_sandboxed, sandbox_available
 from bot.shared import CommentKind, RepoRef, Target
 from tests.attacks.hostile_git import Listener, Payload, commit_gitlink, plain_git, plant_repo
 from tests.fakehub import FakeHub
+from tests.fakes import ScriptedModel, ToolCall, Turn
+from tests.support.project import PROJECT_FILES, edit, plan_turn
+from tests.support.runstack import run_stack
 
 BRANCH = "orchestrate/6-harden"
 MAIN = "refs/remotes/origin/main"
+TYPO_FIX = [
+    Turn(tool_calls=[edit("README.md", "A tiny command-line tool.", "A tiny command-line tool!")]),
+    Turn(text="Fixed the typo."),
+]
 
 
 @pytest.fixture
@@ -355,3 +363,42 @@ async def test_each_installation_and_repository_has_its_own_mirror(
     assert cache.mirror_path(remote) != cache.mirror_path(other)
     first, second = await cache.sync(remote), await cache.sync(other)
     assert first != second and first.is_dir() and second.is_dir()
+
+
+# ---- the whole stack: an injected agent populates a submodule ---------------------------------
+
+
+async def test_injected_agent_populating_a_submodule_never_runs_code_on_the_worker(
+    hub: FakeHub, temporal_client: Client, task_queue: str, repo_name: str, tmp_path: Path
+) -> None:
+    """An agent obeying an injection `run`s a command that makes the repository's submodule a
+    repository with an fsmonitor and a filter pointing at a script it wrote: the run completes,
+    the script never runs on the worker, and the pushed branch still has the plain gitlink."""
+    marker = tmp_path / "PWNED-ON-HOST"
+    attack = (
+        f"printf '#!/bin/sh\\necho pwned >> {marker}\\n' > \"$PWD/.p.sh\" && chmod +x .p.sh"
+        " && cd sub && git init -q && echo x > t.txt && echo '* filter=evil' > .gitattributes"
+        " && git add -A && git -c user.name=a -c user.email=a@b commit -qm x"
+        ' && git config core.fsmonitor "$PWD/../.p.sh"'
+        ' && git config filter.evil.clean "$PWD/../.p.sh"'
+        " && touch -d 2001-01-01 t.txt"
+    )
+    scripts = {
+        "submit_plan": [plan_turn(("implement",), "small")],
+        "implement": [Turn(tool_calls=[ToolCall("run", {"command": attack})]), *TYPO_FIX],
+    }
+    with ScriptedModel(scripts) as model:
+        async with run_stack(
+            hub, temporal_client, task_queue, repo_name, model, tmp_path, files=PROJECT_FILES
+        ) as stack:
+            main = plain_git(stack.bare, "rev-parse", "refs/heads/main").strip()
+            gitmodules = '[submodule "sub"]\n\tpath = sub\n\turl = ../sub.git\n\tignore = none\n'
+            commit_gitlink(stack.bare, "main", "sub", main, gitmodules)
+            await stack.command("/orchestrate fix the typo")
+            progress = await stack.finished_run()
+            [pull] = stack.pulls()
+            tree = plain_git(stack.bare, "ls-tree", pull.head_ref, "sub")
+
+    assert progress.state == "done", progress.state
+    assert not marker.exists()
+    assert tree.startswith(f"160000 commit {main}\tsub")
