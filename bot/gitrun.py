@@ -57,7 +57,10 @@ FIXED_CONFIG: tuple[tuple[str, str], ...] = (
     ("submodule.recurse", "false"),
     ("fetch.recurseSubmodules", "false"),
     ("push.recurseSubmodules", "no"),
-    ("diff.ignoreSubmodules", "all"),
+    # "dirty", not "all": never look inside a submodule's files, but keep gitlinks visible in
+    # every diff (the write policy and attribution must see them). Neither value is a wall: a
+    # `.gitmodules` `ignore =` outranks it, hence the removal of nested repositories.
+    ("diff.ignoreSubmodules", "dirty"),
     ("status.submoduleSummary", "false"),
     ("protocol.allow", "never"),
     # "user": only for the commands the app runs, never for what git runs on a repository's

@@ -60,10 +60,6 @@ class Worktree:
     def __repr__(self) -> str:
         return f"Worktree(path={str(self.path)!r}, branch={self.branch!r})"
 
-    @property
-    def remote_url(self) -> str:
-        return self.remote.url
-
     def set_token(self, token: str | None) -> None:
         """Swap in a fresh installation token (they expire after an hour)."""
         self.remote = self.remote.with_token(token)

@@ -16,6 +16,7 @@ from bot.gitops import (
     Remote,
     Worktree,
     create_branch,
+    diff_numstat,
     log_with_trailers,
     open_worktree,
 )
@@ -23,6 +24,7 @@ from bot.gitparse import parse_agent_log
 from bot.gitremote import Credential
 from bot.gitrun import FIXED_CONFIG, run_git
 from bot.gitscrub import remove_nested_repos
+from tests.attacks.hostile_git import commit_gitlink
 from tests.fakehub import FakeHub
 
 BRANCH = "orchestrate/7-add-flag"
@@ -489,7 +491,7 @@ def test_fixed_config_disables_every_command_git_could_run_for_a_repository() ->
     assert pinned["submodule.recurse"] == "false"
     assert pinned["fetch.recurseSubmodules"] == "false"
     assert pinned["push.recurseSubmodules"] == "no"
-    assert pinned["diff.ignoreSubmodules"] == "all"
+    assert pinned["diff.ignoreSubmodules"] == "dirty"
     assert pinned["credential.helper"] == ""
     assert pinned["protocol.allow"] == "never"
     assert {k for k, v in pinned.items() if k.startswith("protocol.") and v == "user"} == {
@@ -497,6 +499,14 @@ def test_fixed_config_disables_every_command_git_could_run_for_a_repository() ->
         "protocol.http.allow",
         "protocol.file.allow",
     }
+
+
+async def test_gitlinks_stay_visible_in_diffs(remote: Remote) -> None:
+    """The fixed config hides no gitlink from a diff: the write policy and attribution see it."""
+    bare = Path(remote.url)
+    main = await remote_sha(remote, "main")
+    commit = commit_gitlink(bare, "main", "sub", main, gitmodules="")
+    assert "1\t0\tsub" in (await diff_numstat(bare, main, commit)).splitlines()
 
 
 @pytest.mark.parametrize(
