@@ -99,9 +99,7 @@ class AgentRunner:
 
     async def run(self, params: AgentInput) -> AgentResult:
         started = activity.info().started_time.isoformat() if activity.in_activity() else ""
-        tree = await open_worktree(
-            self.cache, self.remote.url, self.remote.token, params.branch, self.path
-        )
+        tree = await open_worktree(self.cache, self.remote, params.branch, self.path)
         ticker = asyncio.create_task(_keep_alive())
         try:
             return await self._work(params, tree, started)
@@ -143,6 +141,8 @@ class AgentRunner:
         )
         outcome = await run_agent(spec, self.model, toolbox, memory, budget=budget, on_turn=on_turn)
         usage, turns = usage + outcome.usage, turns + outcome.turns
+        # The agent's `run` commands wrote here: stage_screened removes (and reports) nested
+        # repositories first, and every later host git command removes any again.
         commits: list[str] = []
         policy = write_policy(params.config, params.role)
         refused = await tree.stage_screened(policy)

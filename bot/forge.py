@@ -7,8 +7,6 @@ no token ever enters workflow history.
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,8 @@ from pydantic import BaseModel
 
 from bot.errors import GitHubError
 from bot.github import GitHubApp, Reaction
+from bot.gitremote import Remote as Remote  # re-exported: activities take it from the forge
+from bot.gitrun import run_git
 from bot.shared import CommentKind, Target
 
 
@@ -33,12 +33,6 @@ class FollowUp(BaseModel):
     branch: str = ""
     base: str = ""
     refusal: str = ""
-
-
-@dataclass(frozen=True)
-class Remote:
-    url: str
-    token: str | None
 
 
 class Forge(Protocol):
@@ -70,8 +64,12 @@ class GitHubForge:
         self.git_url = (git_url or git_base_url(app.api_url)).rstrip("/")
 
     async def remote(self, target: Target) -> Remote:
-        token = await self.app.installation_token(target.installation_id)
-        return Remote(f"{self.git_url}/{target.repo.owner}/{target.repo.name}.git", token)
+        """The repository's URL with a token for that repository alone; its mirror is private
+        to this installation and repository."""
+        installation, repo = target.installation_id, target.repo
+        token = await self.app.installation_token(installation, repository_id=repo.id)
+        url = f"{self.git_url}/{repo.owner}/{repo.name}.git"
+        return Remote(url, token, scope=f"github/{installation}/{repo.id}")
 
     async def default_branch(self, target: Target) -> str:
         gh = await self.app.installation(target.installation_id)
@@ -153,19 +151,12 @@ class LocalForge:
     pull_bodies: list[str] = field(default_factory=list)
 
     async def remote(self, target: Target) -> Remote:
-        return Remote(str(self.repo.resolve()), None)
+        path = str(self.repo.resolve())
+        return Remote(path, None, scope=f"local/{path}")
 
     async def default_branch(self, target: Target) -> str:
-        def current() -> str:
-            return subprocess.run(
-                ["git", "symbolic-ref", "--short", "HEAD"],
-                cwd=self.repo,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-
-        return await asyncio.to_thread(current)
+        result = await run_git(["symbolic-ref", "--short", "HEAD"], cwd=self.repo)
+        return result.stdout.strip()
 
     async def post_comment(self, target: Target, body: str) -> tuple[int, str]:
         comment_id = len(self.comments) + 1

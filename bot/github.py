@@ -1,7 +1,8 @@
 """The one place that talks to GitHub's REST API (githubkit).
 
-App JWT auth, installation tokens cached per installation and refreshed before expiry, and the
-handful of calls the app makes. githubkit's own retries are off: Temporal owns retries.
+App JWT auth, installation tokens (for git: scoped to one repository) cached per installation
+and repository and refreshed before expiry, and the handful of calls the app makes. githubkit's
+own retries are off: Temporal owns retries.
 """
 
 from __future__ import annotations
@@ -90,24 +91,34 @@ class GitHubApp:
             http_cache=False,
             auto_retry=False,
         )
-        self._tokens: dict[int, _CachedToken] = {}
+        self._tokens: dict[tuple[int, int | None], _CachedToken] = {}
         self._lock = asyncio.Lock()
         self._clock: Callable[[], float] = time.time
         self._slug: str | None = None
 
-    async def installation_token(self, installation_id: int) -> str:
-        """A token for the installation, minted once and reused until shortly before expiry."""
+    async def installation_token(
+        self, installation_id: int, *, repository_id: int | None = None
+    ) -> str:
+        """A token for the installation, minted once and reused until shortly before expiry.
+
+        With `repository_id`, GitHub limits the token to that one repository: a token that
+        leaked from one run's git commands reaches no other repository of the installation.
+        """
+        key = (installation_id, repository_id)
         async with self._lock:
-            cached = self._tokens.get(installation_id)
+            cached = self._tokens.get(key)
             if cached and cached.expires_at - TOKEN_REFRESH_MARGIN_S > self._clock():
                 return cached.token
-            response = await _call(
-                "create installation token",
-                self._app.rest.apps.async_create_installation_access_token(installation_id),
+            create = self._app.rest.apps.async_create_installation_access_token
+            request = (
+                create(installation_id)
+                if repository_id is None
+                else create(installation_id, repository_ids=[repository_id])
             )
+            response = await _call("create installation token", request)
             data = response.parsed_data
             expires_at = datetime.fromisoformat(data.expires_at.replace("Z", "+00:00"))
-            self._tokens[installation_id] = _CachedToken(data.token, expires_at.timestamp())
+            self._tokens[key] = _CachedToken(data.token, expires_at.timestamp())
             return data.token
 
     async def bot_login(self) -> str:

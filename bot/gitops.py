@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from bot.errors import GitError
@@ -28,12 +30,16 @@ from bot.githistory import (
     log_with_trailers,
     merge_base,
 )
+from bot.gitmirror import tampering, write_pristine_config
+from bot.gitremote import Credential, Remote
 from bot.gitrun import BOT_IDENTITY, DEFAULT_TIMEOUT, GitIdentity, GitResult, run_git
+from bot.gitscrub import delete_tree
 from bot.worktree import BRANCH_PREFIX, Worktree, require_own_branch
 
 __all__ = [
     "BRANCH_PREFIX",
     "MirrorCache",
+    "Remote",
     "Worktree",
     "attribute_range",
     "blame_porcelain",
@@ -48,6 +54,10 @@ __all__ = [
 ]
 
 _LOCK_POLL_SECONDS = 0.02
+# Every remote branch, into refs/remotes/origin/. Not `clone --mirror`: its refs/*:refs/*
+# would overwrite and prune the private branches worktrees check out.
+_ALL_BRANCHES = "+refs/heads/*:refs/remotes/origin/*"
+log = logging.getLogger(__name__)
 
 
 def _fresh_partial(mirror: Path) -> Path | None:
@@ -73,7 +83,13 @@ def _require_rev(rev: str) -> None:
 
 
 class MirrorCache:
-    """Bare clones of remotes under `root`, one per URL, shared by a worker's agents."""
+    """Bare mirrors of remotes under `root`, one per (scope, URL): a worker's agents of one
+    installation's repository share one; nothing else does.
+
+    Only the app writes a mirror; before every command that carries a token its files are
+    checked against what the app wrote (bot/gitmirror.py), and a changed mirror is rebuilt.
+    All network commands run here, in the bare mirror, never in a worktree.
+    """
 
     def __init__(
         self,
@@ -92,19 +108,18 @@ class MirrorCache:
         return self.root / "home"
 
     @staticmethod
-    def key(remote_url: str) -> str:
-        return hashlib.sha256(remote_url.encode()).hexdigest()[:32]
+    def key(remote: Remote) -> str:
+        return hashlib.sha256(f"{remote.scope}\0{remote.url}".encode()).hexdigest()[:32]
 
-    def mirror_path(self, remote_url: str) -> Path:
-        return self.root / "mirrors" / f"{self.key(remote_url)}.git"
+    def mirror_path(self, remote: Remote) -> Path:
+        return self.root / "mirrors" / f"{self.key(remote)}.git"
 
     async def git(
         self,
         args: Sequence[str],
         *,
         cwd: Path,
-        token: str | None = None,
-        env: Mapping[str, str] | None = None,
+        credential: Credential | None = None,
         input: str | None = None,
         check: bool = True,
     ) -> GitResult:
@@ -112,18 +127,17 @@ class MirrorCache:
             args,
             cwd=cwd,
             home=self.home,
-            token=token,
+            credential=credential,
             identity=self.identity,
             timeout=self.timeout,
-            env=env,
             input=input,
             check=check,
         )
 
     @contextlib.asynccontextmanager
-    async def locked(self, remote_url: str) -> AsyncIterator[Path]:
-        """Hold the mirror of `remote_url`: an asyncio lock for this process, flock for others."""
-        key = self.key(remote_url)
+    async def locked(self, remote: Remote) -> AsyncIterator[Path]:
+        """Hold the mirror of `remote`: an asyncio lock for this process, flock for others."""
+        key = self.key(remote)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             lock_dir = self.root / "locks"
@@ -138,27 +152,57 @@ class MirrorCache:
                         break
                     except BlockingIOError:
                         await asyncio.sleep(_LOCK_POLL_SECONDS)
-                yield self.mirror_path(remote_url)
+                yield self.mirror_path(remote)
             finally:
                 os.close(fd)  # closing the descriptor releases the flock
 
-    async def sync(self, remote_url: str, token: str | None) -> Path:
-        """Clone `remote_url` once, fetch (with prune) on every later call; return the mirror."""
-        async with self.locked(remote_url) as mirror:
-            await self._sync_locked(remote_url, token, mirror)
+    async def sync(self, remote: Remote) -> Path:
+        """Clone the remote once, fetch (with prune) on every later call; return the mirror."""
+        async with self.locked(remote) as mirror:
+            await self.sync_locked(remote, mirror)
             return mirror
 
-    async def _sync_locked(self, remote_url: str, token: str | None, mirror: Path) -> None:
+    async def sync_locked(self, remote: Remote, mirror: Path) -> None:
+        """`sync` for a caller holding the lock. A mirror found changed is rebuilt."""
+        if mirror.is_dir() and await self._tampering(mirror):
+            self._discard(mirror)
         partial = _fresh_partial(mirror)
         if partial is None:
-            await self.git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror, token=token)
+            await self._fetch(remote, mirror, _ALL_BRANCHES, prune=True)
             return
         await self.git(["init", "--bare", "--quiet"], cwd=partial)
-        # Not `clone --mirror`: its refs/*:refs/* refspec would overwrite and prune the private
-        # branches worktrees check out. Remote branches live under refs/remotes/origin/.
-        await self.git(["remote", "add", "origin", remote_url], cwd=partial)
-        await self.git(["fetch", "--prune", "--quiet", "origin"], cwd=partial, token=token)
+        write_pristine_config(partial)
+        await self._fetch(remote, partial, _ALL_BRANCHES, prune=True)
         partial.rename(mirror)
+
+    async def fetch_branch(self, remote: Remote, mirror: Path, branch: str) -> None:
+        """Update refs/remotes/origin/<branch> (caller holds the lock)."""
+        await self.require_pristine(mirror)
+        await self._fetch(remote, mirror, f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+
+    async def push_commit(self, remote: Remote, mirror: Path, sha: str, branch: str) -> GitResult:
+        """Push commit `sha` (in the mirror's object store) to `branch`; the caller holds the
+        lock and reads the result. Never forced; the remote branch must be the app's."""
+        require_own_branch(branch)
+        _require_rev(sha)
+        await self.require_pristine(mirror)
+        refspec = f"{sha}:refs/heads/{branch}"
+        return await self.git(
+            ["push", "--porcelain", "--no-recurse-submodules", "--", remote.url, refspec],
+            cwd=mirror,
+            credential=remote.credential,
+            check=False,
+        )
+
+    async def require_pristine(self, mirror: Path) -> None:
+        """Raise GitError (after discarding the mirror) when its files are not the app's."""
+        reasons = await self._tampering(mirror)
+        if reasons:
+            self._discard(mirror)
+            changes = "; ".join(reasons)
+            raise GitError(
+                f"the mirror cache was changed outside the app and was discarded: {changes}"
+            )
 
     async def remote_head(self, mirror: Path, branch: str) -> str | None:
         """The sha of the remote branch as last fetched, or None when it does not exist."""
@@ -169,10 +213,32 @@ class MirrorCache:
         )
         return result.stdout.strip() or None
 
+    async def _fetch(self, remote: Remote, mirror: Path, refspec: str, prune: bool = False) -> None:
+        # The URL on the command line, not a configured remote: nothing in any config file
+        # chooses where the token goes.
+        args = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head"]
+        args += ["--prune"] if prune else []
+        await self.git([*args, "--", remote.url, refspec], cwd=mirror, credential=remote.credential)
 
-async def create_branch(
-    cache: MirrorCache, remote_url: str, token: str | None, branch: str, from_ref: str
-) -> str:
+    async def _tampering(self, mirror: Path) -> list[str]:
+        config, listed = mirror / "config", ""
+        if config.is_file() and not config.is_symlink():  # never read a FIFO or a device
+            args = ["config", "--file", str(config), "--list"]
+            listed = (await self.git(args, cwd=self.root, check=False)).stdout
+        reasons = tampering(mirror, listed)
+        if reasons:
+            log.warning("mirror %s was changed outside the app: %s", mirror, "; ".join(reasons))
+        return reasons
+
+    def _discard(self, mirror: Path) -> None:
+        # Renamed first, so that no later command finds a half-deleted mirror at its path.
+        stale = mirror.with_name(f"{mirror.name}.stale-{uuid.uuid4().hex}")
+        with contextlib.suppress(FileNotFoundError):  # another worker discarded it first
+            mirror.rename(stale)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+async def create_branch(cache: MirrorCache, remote: Remote, branch: str, from_ref: str) -> str:
     """Create `branch` on the remote at `from_ref` (a remote branch name or a revision).
 
     Idempotent: when the branch already exists it is left alone and its head returned, so a
@@ -180,8 +246,8 @@ async def create_branch(
     """
     require_own_branch(branch)
     _require_rev(from_ref)
-    async with cache.locked(remote_url) as mirror:
-        await cache._sync_locked(remote_url, token, mirror)
+    async with cache.locked(remote) as mirror:
+        await cache.sync_locked(remote, mirror)
         existing = await cache.remote_head(mirror, branch)
         if existing:
             return existing
@@ -195,42 +261,37 @@ async def create_branch(
             start = resolved.stdout.strip()
             if not start:
                 raise GitError(f"cannot create {branch}: {from_ref!r} is not a branch or commit")
-        pushed = await cache.git(
-            ["push", "--porcelain", "origin", f"{start}:refs/heads/{branch}"],
-            cwd=mirror,
-            token=token,
-            check=False,
-        )
-        await cache._sync_locked(remote_url, token, mirror)
+        pushed = await cache.push_commit(remote, mirror, start, branch)
+        await cache.sync_locked(remote, mirror)
         head = await cache.remote_head(mirror, branch)
         if head is None:  # neither our push nor a concurrent creator's
             raise pushed.error(f"creating {branch} failed")
         return head
 
 
-async def open_worktree(
-    cache: MirrorCache, remote_url: str, token: str | None, branch: str, path: Path
-) -> Worktree:
+async def open_worktree(cache: MirrorCache, remote: Remote, branch: str, path: Path) -> Worktree:
     """A private worktree at `path` on the remote's `branch`, freshly fetched.
 
-    The worktree's local branch has a private name (`worktree/<hash of path>`) tracking
+    The worktree's local branch has a private name (`worktree/<hash of path>`) at
     origin/<branch>: git refuses one branch in two worktrees, and two agents of a run may share
-    a worker. Pushes go to the remote `branch` by name.
+    a worker. Pushes go to the remote `branch` by name, from the mirror.
     """
     path, local = _worktree_location(path)
-    async with cache.locked(remote_url) as mirror:
-        await cache._sync_locked(remote_url, token, mirror)
+    async with cache.locked(remote) as mirror:
+        await cache.sync_locked(remote, mirror)
         if await cache.remote_head(mirror, branch) is None:
             raise GitError(f"branch {branch!r} does not exist on the remote")
         listed = await cache.git(["worktree", "list", "--porcelain"], cwd=mirror)
         if f"worktree {path}\n" in listed.stdout + "\n":
-            # Left by an earlier attempt of the same activity: the remote holds the truth.
-            await cache.git(["worktree", "remove", "--force", str(path)], cwd=mirror)
+            # Left by an earlier attempt of the same activity: the remote holds the truth. Its
+            # files may be a sandbox's: deleted without letting git look at them.
+            await asyncio.to_thread(delete_tree, path)
         elif path.exists() and any(path.iterdir()):
             raise GitError(f"worktree path {path} exists and is not empty")
         await cache.git(["worktree", "prune"], cwd=mirror)
         start = f"refs/remotes/origin/{branch}"
         await cache.git(
-            ["worktree", "add", "--quiet", "--track", "-B", local, str(path), start], cwd=mirror
+            ["worktree", "add", "--quiet", "--no-track", "-B", local, str(path), start],
+            cwd=mirror,
         )
-    return Worktree(cache, remote_url, token, branch, path, local)
+    return Worktree(cache, remote, branch, path, local)

@@ -1,5 +1,7 @@
-"""The one helper that runs git: argument lists, explicit cwd, a clean environment, a timeout
-that kills the whole process group, and a token that never reaches a command line or a message.
+"""The one helper that runs git: argument lists, explicit cwd, a clean environment with fixed
+config (no hooks, fsmonitor, pager, helpers or submodule recursion, whatever a repository says), a
+timeout that kills the whole process group, and a token that reaches only its own remote URL,
+never a command line or a message.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import contextlib
 import os
 import re
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import GitError
+from bot.gitremote import Credential, auth_header
 
 DEFAULT_TIMEOUT = 300.0
 _STDERR_TAIL_CHARS = 1500
@@ -36,14 +39,49 @@ _INHERITED = (
     "GIT_SSL_CAINFO",
 )
 
-# Settings every command gets, whatever the host or repository configuration says.
-_FIXED_CONFIG = (
-    ("core.hooksPath", os.devnull),  # repository content is untrusted: never run its hooks
+# Settings every command gets, whatever the host or repository configuration says. Repository
+# content and anything a sandboxed command wrote are untrusted: no hook, fsmonitor, pager,
+# credential helper, askpass or ssh command from any config may run, no submodule is entered or
+# fetched, and only the transports the app itself uses are allowed, for the commands it runs.
+FIXED_CONFIG: tuple[tuple[str, str], ...] = (
+    ("core.hooksPath", os.devnull),
+    ("core.fsmonitor", "false"),
+    ("core.untrackedCache", "false"),
+    ("core.splitIndex", "false"),
+    ("core.pager", "cat"),
+    ("core.askPass", ""),
+    ("core.sshCommand", "false"),
+    ("core.attributesFile", os.devnull),  # no per-user attributes from HOME
+    ("core.excludesFile", os.devnull),
+    ("credential.helper", ""),  # an empty value resets the list of helpers
+    ("submodule.recurse", "false"),
+    ("fetch.recurseSubmodules", "false"),
+    ("push.recurseSubmodules", "no"),
+    # "dirty", not "all": never look inside a submodule's files, but keep gitlinks visible in
+    # every diff (the write policy and attribution must see them). Neither value is a wall: a
+    # `.gitmodules` `ignore =` outranks it, hence the removal of nested repositories.
+    ("diff.ignoreSubmodules", "dirty"),
+    ("status.submoduleSummary", "false"),
+    ("protocol.allow", "never"),
+    # "user": only for the commands the app runs, never for what git runs on a repository's
+    # behalf (submodules); `file` is for `bot run`, plain http for loopback servers.
+    ("protocol.https.allow", "user"),
+    ("protocol.http.allow", "user"),
+    ("protocol.file.allow", "user"),
+    ("http.followRedirects", "false"),
+    ("http.sslVerify", "true"),
+    ("commit.gpgSign", "false"),
+    ("tag.gpgSign", "false"),
+    ("push.gpgSign", "false"),
+    ("log.showSignature", "false"),
+    ("rebase.autoStash", "false"),
+    ("rebase.autoSquash", "false"),
+    ("rebase.updateRefs", "false"),
     ("gc.auto", "0"),  # no background gc racing the other worktrees of a shared mirror
     ("maintenance.auto", "false"),
-    ("commit.gpgSign", "false"),
     ("core.quotePath", "false"),  # UTF-8 paths verbatim; only control characters are quoted
     ("init.defaultBranch", "main"),
+    ("init.templateDir", ""),  # new repositories get no sample hooks or other template files
     ("advice.detachedHead", "false"),
 )
 
@@ -78,20 +116,18 @@ class GitResult:
         return GitError(f"{head}: {detail}" if detail else head)
 
 
-def auth_header(token: str) -> str:
-    """The header GitHub accepts for an installation token over smart HTTP."""
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
-    return f"Authorization: Basic {basic}"
-
-
 def git_env(
     *,
     home: Path | None,
-    token: str | None,
+    credential: Credential | None = None,
     identity: GitIdentity = BOT_IDENTITY,
-    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The whole environment of a git process (nothing else from ours leaks in)."""
+    """The whole environment of a git process (nothing else from ours leaks in).
+
+    Config given through GIT_CONFIG_COUNT outranks every config file, and git hands it on to the
+    processes it starts (remote helpers; in git 2.39 also submodule commands, which is why the
+    app also removes nested repositories rather than relying on this alone).
+    """
     env = {key: value for key in _INHERITED if (value := os.environ.get(key)) is not None}
     env.setdefault("PATH", os.defpath)
     env.update(
@@ -100,6 +136,8 @@ def git_env(
         GIT_CONFIG_GLOBAL=os.devnull,
         GIT_CONFIG_NOSYSTEM="1",
         GIT_TERMINAL_PROMPT="0",
+        GIT_ASKPASS="",  # set but empty: no askpass program at all (core.askPass is pinned too)
+        GIT_PAGER="cat",
         GIT_EDITOR="true",
         GIT_SEQUENCE_EDITOR="true",
         GIT_MERGE_AUTOEDIT="no",
@@ -110,18 +148,31 @@ def git_env(
         GIT_COMMITTER_NAME=identity.name,
         GIT_COMMITTER_EMAIL=identity.email,
     )
-    config = list(_FIXED_CONFIG)
-    if token:
-        # In the environment, not in argv or the remote URL: invisible to `ps`, never written
-        # to .git/config, never echoed by git in an error.
-        config.append(("http.extraHeader", auth_header(token)))
+    config = list(FIXED_CONFIG)
+    if credential is not None:
+        # In the environment, not in argv or a URL: invisible to `ps`, never written to a
+        # config file, never echoed by git; and scoped to the one URL it belongs to.
+        config.append(credential.config)
     env["GIT_CONFIG_COUNT"] = str(len(config))
     for index, (key, value) in enumerate(config):
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value
-    if extra:
-        env.update(extra)
     return env
+
+
+def git_command(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    home: Path | None = None,
+    credential: Credential | None = None,
+    identity: GitIdentity = BOT_IDENTITY,
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment of one host git command (pure: tests inspect both)."""
+    env = git_env(home=home, credential=credential, identity=identity)
+    # git must not wander up from cwd into an enclosing repository.
+    env["GIT_CEILING_DIRECTORIES"] = str(Path(cwd).absolute().parent)
+    return ["git", "--no-pager", *args], env
 
 
 def command_name(args: Sequence[str]) -> str:
@@ -150,21 +201,23 @@ async def run_git(
     *,
     cwd: Path,
     home: Path | None = None,
-    token: str | None = None,
+    credential: Credential | None = None,
     identity: GitIdentity = BOT_IDENTITY,
     timeout: float = DEFAULT_TIMEOUT,
-    env: Mapping[str, str] | None = None,
     input: str | None = None,
     check: bool = True,
 ) -> GitResult:
-    """Run `git *args` in `cwd`; raise GitError on a non-zero exit (unless check=False)."""
+    """Run `git *args` in `cwd`; raise GitError on a non-zero exit (unless check=False).
+
+    `credential` is for commands that talk to its remote, and only those: git sends its token
+    to that URL alone, and only this one process (and its remote helper) ever sees it.
+    """
     name = command_name(args)
-    full_env = git_env(home=home, token=token, identity=identity, extra=env)
-    full_env["GIT_CEILING_DIRECTORIES"] = _ceiling(cwd)
+    argv, full_env = git_command(args, cwd=cwd, home=home, credential=credential, identity=identity)
+    token = credential.token if credential is not None else None
     spawn = asyncio.ensure_future(
         asyncio.create_subprocess_exec(
-            "git",
-            *args,
+            *argv,
             cwd=cwd,
             env=full_env,
             stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
@@ -203,11 +256,6 @@ async def run_git(
     if check and result.returncode != 0:
         raise result.error()
     return result
-
-
-def _ceiling(cwd: Path) -> str:
-    # git must not wander up from cwd into an enclosing repository.
-    return str(Path(cwd).absolute().parent)
 
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:

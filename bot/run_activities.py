@@ -87,7 +87,7 @@ class RunActivities:
         with github_errors():
             branch = await self.forge.default_branch(params.target)
             remote = await self._remote(params.target)
-            mirror = await self.cache.sync(remote.url, remote.token)
+            mirror = await self.cache.sync(remote)
         base = await self.cache.remote_head(mirror, branch)
         if base is None:
             raise ApplicationError(f"default branch {branch} has no commits", non_retryable=True)
@@ -131,9 +131,7 @@ class RunActivities:
 
         remote = await self._remote(params.target)
         try:
-            return await create_branch(
-                self.cache, remote.url, remote.token, params.branch, params.base_sha
-            )
+            return await create_branch(self.cache, remote, params.branch, params.base_sha)
         except GitError as exc:
             raise ApplicationError(str(exc), type="GitError") from exc
 
@@ -218,6 +216,8 @@ class RunActivities:
                 result = await run_sandboxed(params.command, tree.path, limits=limits)
             finally:
                 heartbeat.cancel()
+                # Before any host git looks at the worktree again (only its removal, today).
+                await tree.remove_nested_repos()
         return _round(
             params, head, result.exit_code, result.timed_out, result.duration_s, result.output
         )
@@ -225,7 +225,7 @@ class RunActivities:
     @activity.defn
     async def attribute(self, params: AttributeInput) -> AttributionOut:
         remote = await self._remote(params.target)
-        mirror = await self.cache.sync(remote.url, remote.token)
+        mirror = await self.cache.sync(remote)
         head = f"refs/remotes/origin/{params.branch}"
         attribution = await attribute_range(mirror, params.base_sha, head)
         return AttributionOut(
@@ -283,7 +283,7 @@ class RunActivities:
 
     @contextlib.asynccontextmanager
     async def _worktree(self, remote: Remote, branch: str, path: Path) -> AsyncIterator[Worktree]:
-        tree = await open_worktree(self.cache, remote.url, remote.token, branch, path)
+        tree = await open_worktree(self.cache, remote, branch, path)
         try:
             yield tree
         finally:

@@ -13,11 +13,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from bot.commit_policy import MAX_TARGET_CHARS, REGULAR, SYMLINK, StagedEntry, fold_name
+from bot.commit_policy import MAX_TARGET_CHARS, REGULAR, SYMLINK, StagedEntry
 from bot.gitparse import parse_batch, parse_batch_check, parse_ls_files_stage_z, parse_raw_diff_z
 from bot.gitrun import GitResult
 
-__all__ = ["GitCall", "chunks", "remove_entries", "remove_git_dirs", "staged_entries"]
+__all__ = ["GitCall", "chunks", "remove_entries", "staged_entries"]
 
 _ARGS_PER_CALL = 200  # paths per git command line, far below ARG_MAX
 
@@ -72,28 +72,6 @@ async def _blobs(git: GitCall, shas: Sequence[str]) -> dict[str, str]:
     out = await git("cat-file", "--batch", input="".join(f"{sha}\n" for sha in shas))
     data = out.stdout.encode("utf-8", "surrogateescape")  # back to the exact bytes
     return {sha: blob.decode("utf-8", "surrogateescape") for sha, blob in parse_batch(data).items()}
-
-
-def remove_git_dirs(root: Path) -> list[str]:
-    """Delete every entry named like `.git` below the worktree root (any case, and the
-    spellings NTFS and HFS+ treat as `.git`); return their relative paths.
-
-    A nested `.git` makes `git add -A` record a gitlink instead of the files, and a `.git` that
-    git refuses (`.GIT`, `git~1`) makes it fail: either way the sandbox decides what the host's
-    git does. Without them, what was a nested repository is staged, and screened, as files.
-    """
-    removed: list[str] = []
-    for directory, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            if fold_name(name) not in (".git", "git~1"):
-                continue
-            entry = Path(directory) / name
-            if entry == root / ".git":
-                continue  # the worktree's own gitdir link
-            _remove(entry)
-            removed.append(entry.relative_to(root).as_posix())
-        dirs[:] = [d for d in dirs if fold_name(d) not in (".git", "git~1")]
-    return sorted(removed)
 
 
 def remove_entries(root: Path, paths: Sequence[str]) -> None:

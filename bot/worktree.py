@@ -9,16 +9,18 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import gitscrub
 from bot.commit_policy import IN_GIT, Refusal, WritePolicy, screen
 from bot.errors import GitError, RebaseConflict
 from bot.gitparse import AGENT_TRAILER
+from bot.gitremote import Remote
 from bot.gitrun import GitResult
-from bot.staging import chunks, remove_entries, remove_git_dirs, staged_entries
+from bot.gitscrub import delete_tree
+from bot.staging import chunks, remove_entries, staged_entries
 
 if TYPE_CHECKING:
     from bot.gitops import MirrorCache
@@ -38,40 +40,59 @@ def require_own_branch(branch: str) -> None:
 
 
 class Worktree:
-    """One agent's checkout of the scratch branch. The token stays in memory only."""
+    """One agent's checkout of the scratch branch. The token stays in memory only.
+
+    What a sandboxed command wrote here is untrusted: before every git command in the worktree,
+    nested `.git` entries are removed (bot/gitscrub.py) and the worktree's own `.git` file must
+    still point at its mirror. Commands here never carry the token; fetch and push run in the
+    mirror (MirrorCache.fetch_branch, push_commit).
+    """
 
     def __init__(
         self,
         cache: MirrorCache,
-        remote_url: str,
-        token: str | None,
+        remote: Remote,
         branch: str,
         path: Path,
         local_branch: str,
     ) -> None:
         self.cache = cache
-        self.remote_url = remote_url
+        self.remote = remote
         self.branch = branch
         self.path = path
         self.local_branch = local_branch
-        self._token = token
+        # What `git worktree add` wrote: `gitdir: <mirror>/worktrees/<name>`.
+        self._git_file = _read_git_file(path)
+        if not self._git_file.startswith(f"gitdir: {cache.mirror_path(remote)}/worktrees/"):
+            raise GitError(f"{path} is not a worktree of the app's mirror")
 
     def __repr__(self) -> str:
         return f"Worktree(path={str(self.path)!r}, branch={self.branch!r})"
 
     def set_token(self, token: str | None) -> None:
         """Swap in a fresh installation token (they expire after an hour)."""
-        self._token = token
+        self.remote = self.remote.with_token(token)
+
+    async def remove_nested_repos(self) -> list[str]:
+        """Delete every nested `.git` entry (a sandboxed command's repository or submodule
+        git dir); return their paths. Call after sandboxed code ran, before host git acts."""
+        return await asyncio.to_thread(gitscrub.remove_nested_repos, self.path)
 
     async def _git(
         self,
         *args: str,
-        auth: bool = False,
         check: bool = True,
         input: str | None = None,
     ) -> GitResult:
-        token = self._token if auth else None  # only fetch and push see the token
-        return await self.cache.git(args, cwd=self.path, token=token, input=input, check=check)
+        await self.remove_nested_repos()
+        self._require_own_git_dir()
+        return await self.cache.git(args, cwd=self.path, input=input, check=check)
+
+    def _require_own_git_dir(self) -> None:
+        # The sandbox binds `.git` read-only; checked anyway, since a `.git` pointing elsewhere
+        # would hand every later command a config the app did not write.
+        if _read_git_file(self.path) != self._git_file:
+            raise GitError(f"{self.path}/.git no longer points at the app's mirror")
 
     async def head(self) -> str:
         return (await self._git("rev-parse", "HEAD")).stdout.strip()
@@ -120,6 +141,8 @@ class Worktree:
     async def push(self, max_attempts: int = 5) -> str:
         """Push HEAD to the remote branch, rebasing onto it when it moved; return the new head.
 
+        The push runs in the mirror (which holds this worktree's objects) with the commit's
+        sha, so no command in the worktree ever talks to a remote.
         Raises RebaseConflict (worktree left mid-rebase) when a rebase stops on conflicts:
         the caller has the agent edit the files, calls continue_rebase(), then push() again.
         """
@@ -127,34 +150,20 @@ class Worktree:
         if await self.rebase_in_progress():
             raise GitError("a rebase is in progress: resolve it and call continue_rebase() first")
         for _ in range(max_attempts):
-            # Under the mirror lock: push updates origin/<branch> in the mirror, which a
-            # concurrent fetch of another worktree would fail to lock.
-            async with self.cache.locked(self.remote_url):
-                result = await self._git(
-                    "push",
-                    "--porcelain",
-                    "origin",
-                    f"HEAD:refs/heads/{self.branch}",
-                    auth=True,
-                    check=False,
-                )
-            if result.returncode == 0:
-                return await self.head()
-            if not _rejected_as_behind(result):
-                raise result.error(f"push to {self.branch} failed")
-            await self._fetch()
+            head = await self.head()
+            # Under the mirror lock: one command at a time per mirror, fetches included.
+            async with self.cache.locked(self.remote) as mirror:
+                result = await self.cache.push_commit(self.remote, mirror, head, self.branch)
+                if result.returncode == 0:
+                    await self.cache.git(
+                        ["update-ref", f"refs/remotes/origin/{self.branch}", head], cwd=mirror
+                    )
+                    return head
+                if not _rejected_as_behind(result):
+                    raise result.error(f"push to {self.branch} failed")
+                await self.cache.fetch_branch(self.remote, mirror, self.branch)
             await self._rebase_onto_remote()
         raise GitError(f"push to {self.branch} still rejected after {max_attempts} attempts")
-
-    async def _fetch(self) -> None:
-        async with self.cache.locked(self.remote_url):  # fetch writes refs the mirror shares
-            await self._git(
-                "fetch",
-                "--quiet",
-                "origin",
-                f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}",
-                auth=True,
-            )
 
     async def _rebase_onto_remote(self) -> None:
         result = await self._git("rebase", f"refs/remotes/origin/{self.branch}", check=False)
@@ -201,14 +210,14 @@ class Worktree:
             await self._git("rebase", "--abort")
 
     async def remove(self) -> None:
-        """Delete the worktree, its private branch and the mirror's record of it."""
-        async with self.cache.locked(self.remote_url) as mirror:
-            await self.cache.git(
-                ["worktree", "remove", "--force", "--force", str(self.path)],
-                cwd=mirror,
-                check=False,
-            )
-            shutil.rmtree(self.path, ignore_errors=True)
+        """Delete the worktree, its private branch and the mirror's record of it.
+
+        The files go first, by plain deletion: git never looks at what a sandbox left there.
+        """
+        await asyncio.to_thread(delete_tree, self.path)
+        async with self.cache.locked(self.remote) as mirror:
+            if not mirror.is_dir():  # discarded as tampered: nothing left to tidy
+                return
             await self.cache.git(["worktree", "prune"], cwd=mirror)
             await self.cache.git(["branch", "-D", self.local_branch], cwd=mirror, check=False)
 
@@ -223,7 +232,7 @@ class Worktree:
         reach the shared object store); names git refuses to stage are removed. Fails closed:
         refused entries still staged after a few rounds are a GitError, never a commit.
         """
-        nested = await asyncio.to_thread(remove_git_dirs, self.path)
+        nested = await self.remove_nested_repos()
         refused = [Refusal(path=path, reason=IN_GIT) for path in nested]
         refused += await self._drop_oversized(policy.max_file_bytes)
         refused += await self._stage_all()
@@ -279,6 +288,14 @@ class Worktree:
         unstaged = sorted(path for path in left.stdout.split("\0") if path)
         await asyncio.to_thread(remove_entries, self.path, unstaged)
         return [Refusal(path=path, reason="git refuses this name") for path in unstaged]
+
+
+def _read_git_file(path: Path) -> str:
+    dot_git = path / ".git"
+    try:
+        return "" if dot_git.is_symlink() else dot_git.read_text()
+    except OSError:
+        return ""
 
 
 # A push racing another one on the server: GitHub and local receive-pack word it like these.

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from pathlib import Path, PurePosixPath
 
 from bot.errors import ToolError
+from bot.gitrun import git_command
 
 __all__ = ["git_grep"]
 
@@ -27,20 +29,23 @@ async def git_grep(
     (not ignored) text files, capped at `max_results` lines; "no matches" when none."""
     if not pattern or "\0" in pattern:
         raise ToolError("The search pattern must not be empty.")
-    argv = ["git", "--no-pager", "-c", "core.quotepath=off", "grep", "-n", "-I", "--no-color"]
-    argv += ["--untracked", "-F" if fixed_string else "-E", "-e", pattern, "--"]
+    args = ["grep", "-n", "-I", "--no-color", "--no-recurse-submodules", "--untracked"]
+    args += ["-F" if fixed_string else "-E", "-e", pattern, "--"]
     if path_glob:
         named = PurePosixPath(path_glob)
         if named.is_absolute() or ".." in named.parts or "\0" in path_glob:
             raise ToolError(f"{path_glob}: the path glob must be relative to the repository")
-        argv.append(f":(glob){path_glob}")  # magic parsed once: the rest is a literal glob
+        args.append(f":(glob){path_glob}")  # magic parsed once: the rest is a literal glob
+    # The host's hardened git: fixed config (no fsmonitor, hooks or submodules), no secrets.
+    argv, env = git_command(args, cwd=worktree)
     proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=worktree,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_git_env(),
+        env=env,
+        start_new_session=True,  # own process group: ending it ends whatever git started
     )
     assert proc.stdout is not None and proc.stderr is not None
     finished = False
@@ -52,7 +57,7 @@ async def git_grep(
     finally:
         if not finished:  # stopped reading early: git may block on a full pipe, end it
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
         errors = (await proc.stderr.read(4096)).decode(errors="replace").strip()
         await proc.wait()
     if len(lines) > max_results:
@@ -86,11 +91,3 @@ async def _read_lines(stream: asyncio.StreamReader, limit: int) -> list[str]:
 def _grep_line(raw: bytes | bytearray) -> str:
     text = bytes(raw).decode(errors="replace")
     return text if len(text) <= _GREP_LINE_CHARS else text[:_GREP_LINE_CHARS] + " [...]"
-
-
-def _git_env() -> dict[str, str]:
-    """Only what git needs: no GIT_DIR or the like from the worker, and no secrets."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env["GIT_CONFIG_NOSYSTEM"] = "1"
-    return env

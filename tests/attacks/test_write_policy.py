@@ -16,6 +16,7 @@ from temporalio.client import Client
 from bot.agent_runner import write_policy
 from bot.commit_policy import DENIED, IN_GIT, OUTSIDE, SUBMODULE, Refusal
 from bot.gitops import MirrorCache, Worktree, open_worktree
+from bot.gitremote import Remote
 from bot.gitrun import run_git
 from bot.plan import Role
 from bot.repo_config import RepoConfig
@@ -56,7 +57,7 @@ async def make_tree(tmp_path: Path, files: dict[str, str]) -> Worktree:
         seed, "push", "--quiet", str(bare), "HEAD:refs/heads/main", f"HEAD:refs/heads/{BRANCH}"
     )
     cache = MirrorCache(tmp_path / "cache")
-    return await open_worktree(cache, str(bare), None, BRANCH, tmp_path / "wt")
+    return await open_worktree(cache, Remote(str(bare), scope="local/test"), BRANCH, tmp_path / "wt")
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ async def test_gitlink_is_refused_even_if_the_nested_git_survives(
 ) -> None:
     """Defence in depth: were a nested `.git` left in place, `git add -A` would stage a
     gitlink, and the screen of the staged entries still refuses it (mode 160000)."""
-    monkeypatch.setattr("bot.worktree.remove_git_dirs", lambda root: [])
+    monkeypatch.setattr("bot.gitscrub.remove_nested_repos", lambda root: [])
     nested_repo(tree.path / "vendor" / "lib", {"a.c": "int a;\n"})
     sha, refused = await commit_step(tree)
 

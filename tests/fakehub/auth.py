@@ -59,11 +59,14 @@ def new_token_value() -> str:
 
 
 def issue_token(
-    state: HubState, installation_id: int, lifetime: timedelta = TOKEN_LIFETIME
+    state: HubState,
+    installation_id: int,
+    lifetime: timedelta = TOKEN_LIFETIME,
+    repository_ids: frozenset[int] | None = None,
 ) -> IssuedToken:
     # GitHub truncates expiry to the second; githubkit parses "%Y-%m-%dT%H:%M:%SZ".
     expires = (datetime.now(UTC) + lifetime).replace(microsecond=0)
-    issued = IssuedToken(new_token_value(), installation_id, expires)
+    issued = IssuedToken(new_token_value(), installation_id, expires, repository_ids)
     with state.lock:
         state.issued_tokens[issued.token] = issued
     return issued

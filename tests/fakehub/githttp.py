@@ -139,7 +139,7 @@ async def git_http(request: Request) -> Response:
     with hub.state.lock:
         repo = hub.state.repos.get((owner, name))
         inst = hub.state.installations.get(repo.installation_id) if repo else None
-    if repo is None or inst is None or repo.installation_id != issued.installation_id:
+    if repo is None or inst is None or not issued.reaches(repo):
         return Response("Repository not found.", status_code=404)
     body = await request.body()
     env = cgi_env(request, hub.root, f"/{owner}/{name}.git/{rest}", credentials[0], body)

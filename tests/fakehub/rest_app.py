@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.routing import Route
 
 from .auth import issue_token
-from .web import GitHubJSON, not_found, require_jwt
+from .state import RepoState
+from .web import GitHubJSON, HubError, not_found, read_json, require_jwt
 
 
 async def get_app(request: Request) -> GitHubJSON:
@@ -24,13 +27,19 @@ async def get_installation(request: Request) -> GitHubJSON:
 
 
 async def create_access_token(request: Request) -> GitHubJSON:
+    """A token for the installation, or (`repository_ids`, `repositories`) for some of its
+    repositories only; naming one outside the installation is refused, as GitHub does."""
     hub = require_jwt(request)
+    body = await read_json(request)
     with hub.state.lock:
         inst = hub.state.installations.get(request.path_params["installation_id"])
         repos = [r for r in hub.state.repos.values() if inst and r.installation_id == inst.id]
     if inst is None:
         raise not_found()
-    issued = issue_token(hub.state, inst.id)
+    scope = _token_scope(body, repos)
+    if scope is not None:
+        repos = [r for r in repos if r.id in scope]
+    issued = issue_token(hub.state, inst.id, repository_ids=scope)
     return GitHubJSON(
         {
             "token": issued.token,
@@ -41,6 +50,29 @@ async def create_access_token(request: Request) -> GitHubJSON:
         },
         status_code=201,
     )
+
+
+def _token_scope(body: dict[str, Any], repos: list[RepoState]) -> frozenset[int] | None:
+    ids, names = body.get("repository_ids"), body.get("repositories")
+    if ids is None and names is None:
+        return None
+    by_name = {r.name: r.id for r in repos}
+    wanted = set()
+    for value in ids or []:
+        if not isinstance(value, int) or value not in by_name.values():
+            raise HubError(422, _NOT_ACCESSIBLE)
+        wanted.add(value)
+    for value in names or []:
+        if not isinstance(value, str) or value not in by_name:
+            raise HubError(422, _NOT_ACCESSIBLE)
+        wanted.add(by_name[value])
+    return frozenset(wanted)
+
+
+_NOT_ACCESSIBLE = (
+    "There is at least one repository that does not exist or is not accessible to the parent"
+    " installation."
+)
 
 
 async def get_repo_installation(request: Request) -> GitHubJSON:

@@ -105,9 +105,22 @@ class FakeHub:
         """The login GitHub shows for the app's own actions: `<slug>[bot]`."""
         return self.app_info.bot_login
 
-    def issue_token(self, installation_id: int = 1, lifetime: timedelta = TOKEN_LIFETIME) -> str:
-        """An installation token, as if the app had asked for one (no JWT round trip)."""
-        return issue_token(self.state, installation_id, lifetime).token
+    def issue_token(
+        self,
+        installation_id: int = 1,
+        lifetime: timedelta = TOKEN_LIFETIME,
+        *,
+        repository_ids: set[int] | None = None,
+    ) -> str:
+        """An installation token, as if the app had asked for one (no JWT round trip);
+        with `repository_ids`, good for those repositories only."""
+        scope = frozenset(repository_ids) if repository_ids is not None else None
+        return issue_token(self.state, installation_id, lifetime, scope).token
+
+    def token_scope(self, token: str) -> frozenset[int] | None:
+        """The repository ids a token was limited to (None: the whole installation)."""
+        with self.state.lock:
+            return self.state.issued_tokens[token].repository_ids
 
     def expire_token(self, token: str) -> None:
         with self.state.lock:

@@ -148,10 +148,17 @@ class IssuedToken:
     token: str
     installation_id: int
     expires_at: datetime
+    # None: every repository of the installation; else only these (GitHub's `repository_ids`).
+    repository_ids: frozenset[int] | None = None
 
     @property
     def expired(self) -> bool:
         return datetime.now(UTC) >= self.expires_at
+
+    def reaches(self, repo: RepoState) -> bool:
+        """Whether this token may act on `repo` (its installation's, and in its scope)."""
+        in_scope = self.repository_ids is None or repo.id in self.repository_ids
+        return repo.installation_id == self.installation_id and in_scope
 
 
 @dataclass

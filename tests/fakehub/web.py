@@ -83,8 +83,8 @@ def require_repo(request: Request) -> tuple[FakeHub, RepoState, IssuedToken]:
     key = (request.path_params["owner"], request.path_params["repo"])
     with hub.state.lock:
         repo = hub.state.repos.get(key)
-    # GitHub hides repositories outside the installation behind a 404.
-    if repo is None or repo.installation_id != issued.installation_id:
+    # GitHub hides repositories outside the installation (or the token's scope) behind a 404.
+    if repo is None or not issued.reaches(repo):
         raise not_found()
     return hub, repo, issued
 
