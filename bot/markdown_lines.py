@@ -133,8 +133,15 @@ class _Walk:
     def inline(self, token: Token, *, top: bool) -> None:
         for line in _rendered_lines(token, self, top):
             offset = self.offset(token, line.offset)
-            if offset is not None and self.source.startswith(line.lead, offset):
+            if offset is not None and self._starts_source_line(line.lead, offset):
                 self.lines.append(LineStart(line.lead, line.text, offset))
+
+    def _starts_source_line(self, lead: str, offset: int) -> bool:
+        """`lead` is at `offset`, after nothing but spaces and tabs on its source line (the
+        parser also trims other Unicode spaces from a paragraph's start; GitHub shows them)."""
+        line_start = self.line_starts[bisect.bisect_right(self.line_starts, offset) - 1]
+        indent = self.source[line_start:offset]
+        return self.source.startswith(lead, offset) and not indent.strip(" \t")
 
     def hide(self, token: Token, start: int, end: int | None) -> None:
         """Hide `start:end` of `token.content` (None: to the end of the comment)."""
