@@ -106,6 +106,8 @@ def _with_positions(rule: Rule) -> Rule:
 
 @dataclass
 class _Walk:
+    """One pass over the tokens in document order: candidate lines, hidden spans, open HTML."""
+
     source: str
     lines: list[LineStart] = field(default_factory=list)
     hidden: list[tuple[int, int]] = field(default_factory=list)
@@ -131,6 +133,7 @@ class _Walk:
             self.hide(token, place(max(0, len(html) - len(self.html_state.pending))), None)
 
     def inline(self, token: Token, *, top: bool) -> None:
+        """Keep the lines of `token` that may carry a command (`top`: a top-level paragraph)."""
         for line in _rendered_lines(token, self, top):
             offset = self.offset(token, line.offset)
             if offset is not None and self._starts_source_line(line.lead, offset):

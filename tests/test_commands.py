@@ -191,6 +191,12 @@ RENDERED = [
     pytest.param("/orchestrate\u200bhelp", None, id="zero-width-space-after"),
     pytest.param("\u00a0/orchestrate help", None, id="no-break-space-before"),
     pytest.param("／orchestrate help", None, id="fullwidth-slash"),
+    pytest.param("∕orchestrate help", None, id="division-slash"),
+    pytest.param("/orchestrate\u0301 help", None, id="combining-accent-on-last-letter"),
+    pytest.param("\u202e/orchestrate help", None, id="bidi-override-before"),
+    pytest.param(
+        "please\u2028/orchestrate cancel", None, id="unicode-line-separator-is-no-line-break"
+    ),
     pytest.param("/ｏrchestrate help", None, id="fullwidth-letter"),
     pytest.param("/оrchestrate help", None, id="cyrillic-o"),
     pytest.param("/orchestrated help", None, id="longer-word"),
