@@ -27,6 +27,15 @@ class PermissionInput(BaseModel):
     username: str
 
 
+class CommenterAccess(BaseModel):
+    """What GitHub says about a command's repository and commenter."""
+
+    # False when the payload's repository id is not the repository it names, as seen by the
+    # installation (or the installation cannot see that repository at all).
+    repository_confirmed: bool
+    permission: str = "none"
+
+
 class SignalInput(BaseModel):
     workflow_id: str
     signal: str
@@ -59,10 +68,23 @@ class GitHubActivities:
         self.forge = GitHubForge(app)
 
     @activity.defn
-    async def check_permission(self, params: PermissionInput) -> str:
+    async def check_permission(self, params: PermissionInput) -> CommenterAccess:
+        """Confirm the repository id is the repository named, then read the commenter's role."""
+        repo = params.repo
         with github_errors():
             gh = await self.app.installation(params.installation_id)
-            return await gh.permission(params.repo.owner, params.repo.name, params.username)
+            seen_id = await gh.repository_id(repo.owner, repo.name)
+            if seen_id != repo.id:
+                activity.logger.warning(
+                    "command refused: %s is repository %s to installation %s, not %s",
+                    repo.full_name,
+                    seen_id,
+                    params.installation_id,
+                    repo.id,
+                )
+                return CommenterAccess(repository_confirmed=False)
+            permission = await gh.permission(repo.owner, repo.name, params.username)
+            return CommenterAccess(repository_confirmed=True, permission=permission)
 
     @activity.defn
     async def react(self, params: ReactInput) -> None:

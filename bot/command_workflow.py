@@ -1,5 +1,6 @@
-"""The workflow every `/orchestrate` comment starts: check permission, acknowledge, then answer
-(help, a refusal), start the run, or signal the run on that issue (approve, cancel)."""
+"""The workflow every `/orchestrate` comment starts: confirm the repository and check permission,
+acknowledge, then answer (help, a refusal), start the run, or signal the run on that issue
+(approve, cancel)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class CommandWorkflow:
 
     @workflow.run
     async def run(self, request: CommandRequest) -> str:
-        permission = await github_call(
+        access = await github_call(
             GitHubActivities.check_permission,
             PermissionInput(
                 installation_id=request.installation_id,
@@ -40,7 +41,11 @@ class CommandWorkflow:
                 username=request.commenter,
             ),
         )
-        if permission not in ALLOWED_PERMISSIONS:
+        if not access.repository_confirmed:
+            # The payload's repository id and name disagree: act on neither (no reaction either,
+            # since the comment may not be where the payload says).
+            return "repository mismatch"
+        if access.permission not in ALLOWED_PERMISSIONS:
             await self._react(request, "confused")
             return "denied"
         await self._react(request, "eyes")

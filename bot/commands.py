@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from enum import StrEnum
 
 from pydantic import BaseModel
 
+from bot.markdown_lines import LineStart, RenderedComment, render
+
 MAX_TASK_CHARS = 8000
-_TRIGGER = re.compile(r"^ {0,3}/orchestrate(?=\s|$)(?P<rest>.*)$", re.IGNORECASE)
-_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})")
-_QUOTE = re.compile(r"^ {0,3}>")
+# GitHub refuses longer comment bodies: a longer one did not come from GitHub.
+MAX_BODY_CHARS = 65536
+COMMAND_WORD = "/orchestrate"
 _SUBCOMMANDS = {"help", "approve", "cancel"}
 
 
@@ -34,49 +36,41 @@ class Command(BaseModel, frozen=True):
         return self.kind is CommandKind.RUN and not self.task
 
 
-def _command_lines(body: str) -> list[tuple[int, str]]:
-    """Lines of `body` outside fenced code, block quotes and HTML comments, with their index."""
-    kept: list[tuple[int, str]] = []
-    fence: str | None = None
-    in_html_comment = False
-    for index, line in enumerate(body.splitlines()):
-        if fence is not None:
-            stripped = line.strip()
-            if stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
-                fence = None
-            continue
-        if in_html_comment:
-            in_html_comment = "-->" not in line
-            continue
-        if opening := _FENCE.match(line):
-            fence = opening["fence"]
-            continue
-        if line.lstrip().startswith("<!--"):
-            in_html_comment = "-->" not in line
-            continue
-        if _QUOTE.match(line):
-            continue
-        kept.append((index, line))
-    return kept
-
-
 def parse_command(body: str) -> Command | None:
     """The command in a comment body, or None when it has none.
 
-    The first line starting with `/orchestrate` (any case) outside code fences, quotes and HTML
-    comments is the command. A sub-command must stand alone on that line; anything else is the
-    task, which continues over the following lines of the comment.
+    The command is the first line, as GitHub renders the comment, that starts with the exact
+    ASCII word `/orchestrate` (any ASCII case) followed by whitespace or the end of the line; see
+    `bot.markdown_lines` for which lines count. A sub-command must stand alone on that line;
+    anything else is the task, which continues over the rest of the comment, without the text
+    no reader sees (HTML comments, link reference definitions).
     """
-    lines = body.splitlines()
-    for index, line in _command_lines(body):
-        match = _TRIGGER.match(line)
-        if match is None:
-            continue
-        first = match["rest"].strip()
-        if first.lower().rstrip(".!") in _SUBCOMMANDS:
-            return Command(kind=CommandKind(first.lower().rstrip(".!")))
-        task = "\n".join([first, *lines[index + 1 :]]).strip()
-        if len(task) > MAX_TASK_CHARS:
-            return Command(kind=CommandKind.TOO_LONG, task_chars=len(task))
-        return Command(kind=CommandKind.RUN, task=task, task_chars=len(task))
+    if len(body) > MAX_BODY_CHARS or COMMAND_WORD not in body.lower():
+        return None  # cheap answer for most comments: parsing Markdown costs up to ~1 s
+    rendered = render(unicodedata.normalize("NFC", body))
+    for line in rendered.lines:
+        rest = _after_command_word(line)
+        if rest is not None:
+            return _command(rendered, line, rest)
     return None
+
+
+def _after_command_word(line: LineStart) -> str | None:
+    """What the line shows after the command word, or None when it does not start with it."""
+    word = line.lead[: len(COMMAND_WORD)]
+    # ASCII-only folding: re.IGNORECASE or str.casefold would let `/orcheſtrate` (long s) match.
+    if not (word.isascii() and word.lower() == COMMAND_WORD):
+        return None
+    rest = line.text[len(COMMAND_WORD) :]
+    return rest if not rest or rest[0].isspace() else None
+
+
+def _command(rendered: RenderedComment, line: LineStart, rest: str) -> Command:
+    word = rest.strip().rstrip(".!")
+    if word.isascii() and word.lower() in _SUBCOMMANDS:
+        return Command(kind=CommandKind(word.lower()))
+    first, newline, after = rendered.visible_from(line.offset + len(COMMAND_WORD)).partition("\n")
+    task = (first.strip() + newline + after).strip()
+    if len(task) > MAX_TASK_CHARS:
+        return Command(kind=CommandKind.TOO_LONG, task_chars=len(task))
+    return Command(kind=CommandKind.RUN, task=task, task_chars=len(task))

@@ -213,6 +213,16 @@ class Installation:
         )
         return PostedComment(response.parsed_data.id, response.parsed_data.html_url)
 
+    async def repository_id(self, owner: str, repo: str) -> int | None:
+        """The id of `owner/repo`, or None when this installation cannot see such a repository."""
+        try:
+            response = await _call("read repository", self._gh.rest.repos.async_get(owner, repo))
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return response.parsed_data.id
+
     async def default_branch(self, owner: str, repo: str) -> str:
         response = await _call("read repository", self._gh.rest.repos.async_get(owner, repo))
         return response.parsed_data.default_branch

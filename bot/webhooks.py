@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.commands import Command, parse_command
+from bot.payload_checks import PayloadProblem, check_comment_payload
 from bot.shared import CommandRequest, CommentKind, RepoRef
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,11 @@ def _str(value: object) -> str:
 
 
 def command_request(event: Event, kind: CommentKind) -> CommandRequest | Outcome:
-    """The command in a comment event, or the reason it is ignored."""
+    """The command in a comment event, or the reason it is ignored.
+
+    A command in a payload that lacks a field or contradicts itself (installation, repository,
+    issue, comment, author) is refused with a 400: nothing is started for it.
+    """
     payload = event.payload
     sender = payload.get("sender") or {}
     comment = payload.get("comment") or {}
@@ -126,30 +131,21 @@ def command_request(event: Event, kind: CommentKind) -> CommandRequest | Outcome
     command = parse_command(_str(comment.get("body")))
     if command is None:
         return ignored("no /orchestrate command")
-    installation = payload.get("installation") or {}
-    repository = payload.get("repository") or {}
-    if not isinstance(installation.get("id"), int):
-        return ignored("payload has no installation")
-    issue = payload.get("issue") or payload.get("pull_request") or {}
     try:
-        return _request(event, kind, command, installation["id"], repository, issue, comment)
-    except (KeyError, TypeError) as exc:
-        raise WebhookRejected(400, f"payload lacks a field: {exc}") from exc
+        check_comment_payload(payload, kind)
+    except PayloadProblem as exc:
+        raise WebhookRejected(400, str(exc)) from exc
+    return _request(event, kind, command)
 
 
-def _request(
-    event: Event,
-    kind: CommentKind,
-    command: Command,
-    installation_id: int,
-    repository: dict[str, Any],
-    issue: dict[str, Any],
-    comment: dict[str, Any],
-) -> CommandRequest:
-    sender = event.payload.get("sender") or {}
+def _request(event: Event, kind: CommentKind, command: Command) -> CommandRequest:
+    """The request from a payload `check_comment_payload` accepted."""
+    payload = event.payload
+    repository, comment = payload["repository"], payload["comment"]
+    issue = payload["pull_request"] if kind is CommentKind.REVIEW else payload["issue"]
     return CommandRequest(
         delivery_id=event.delivery_id,
-        installation_id=installation_id,
+        installation_id=payload["installation"]["id"],
         repo=RepoRef(
             id=repository["id"],
             owner=repository["owner"]["login"],
@@ -161,8 +157,8 @@ def _request(
         issue_body=_str(issue.get("body")),
         comment_id=comment["id"],
         comment_kind=kind,
-        comment_url=_str(comment.get("html_url")),
-        commenter=_str((comment.get("user") or sender).get("login")),
+        comment_url=comment["html_url"],
+        commenter=comment["user"]["login"],
         command=command,
         review_path=comment.get("path") if kind is CommentKind.REVIEW else None,
         review_line=comment.get("line") if kind is CommentKind.REVIEW else None,
