@@ -57,7 +57,9 @@ async def make_tree(tmp_path: Path, files: dict[str, str]) -> Worktree:
         seed, "push", "--quiet", str(bare), "HEAD:refs/heads/main", f"HEAD:refs/heads/{BRANCH}"
     )
     cache = MirrorCache(tmp_path / "cache")
-    return await open_worktree(cache, Remote(str(bare), scope="local/test"), BRANCH, tmp_path / "wt")
+    return await open_worktree(
+        cache, Remote(str(bare), scope="local/test"), BRANCH, tmp_path / "wt"
+    )
 
 
 @pytest.fixture
