@@ -47,6 +47,8 @@ from bot.sandbox_argv import LAUNCHER_ENV, SandboxLimits, build_argv, probe_argv
 __all__ = ["CommandResult", "SandboxLimits", "run_sandboxed", "sandbox_available"]
 
 _READ_CHUNK = 65536
+_DISK_POLL_S = 0.5
+FIRST = asyncio.FIRST_COMPLETED
 # After a kill, how long to wait for the kernel to tear the pid namespace down.
 _REAP_GRACE_S = 10.0
 _DEFAULT_LIMITS = SandboxLimits()
@@ -60,6 +62,7 @@ class CommandResult:
     timed_out: bool
     truncated: bool
     duration_s: float
+    killed: str = ""  # why the sandbox was stopped early, other than the time limit
 
     @property
     def passed(self) -> bool:
@@ -112,14 +115,21 @@ async def run_sandboxed(
         asyncio.create_task(_drain(proc.stderr, launcher_errors)),
         waiter := asyncio.create_task(proc.wait()),
     }
-    timed_out = False
+    timed_out, killed = False, ""
+    everything = asyncio.create_task(asyncio.wait(tasks))
+    guard = asyncio.create_task(_until_disk_low(worktree, limits.min_free_disk_mb))
     try:
-        await asyncio.wait(tasks, timeout=limits.timeout_s)
+        await asyncio.wait([everything, guard], timeout=limits.timeout_s, return_when=FIRST)
         if not all(task.done() for task in tasks):
-            timed_out = not waiter.done()
+            if guard.done():
+                killed = f"fewer than {limits.min_free_disk_mb} MiB were left on the disk"
+            timed_out = not killed and not waiter.done()
             await _kill_tree(proc, info_r)
         await asyncio.wait(tasks, timeout=_REAP_GRACE_S)
     finally:
+        for watcher in (everything, guard):
+            watcher.cancel()
+        await asyncio.gather(everything, guard, return_exceptions=True)
         if proc.returncode is None:
             # Cancelled (or the kill did not finish): bwrap's --die-with-parent takes the
             # sandbox's init, and with it the whole pid namespace, down with bwrap.
@@ -131,15 +141,18 @@ async def run_sandboxed(
     duration = time.monotonic() - start
     text, truncated = output.text()
     errors = launcher_errors.text()[0].strip()
-    if errors and proc.returncode != 0 and not timed_out:
+    if errors and proc.returncode != 0 and not (timed_out or killed):
         raise SandboxError(f"bwrap could not start the sandbox: {errors}")
+    if killed:
+        text += f"\n[killed: {killed}]"
     return CommandResult(
         command=command,
-        exit_code=None if timed_out else proc.returncode,
+        exit_code=None if timed_out or killed else proc.returncode,
         output=text,
         timed_out=timed_out,
         truncated=truncated,
         duration_s=duration,
+        killed=killed,
     )
 
 
@@ -157,6 +170,16 @@ async def _launch(argv: list[str], info_fd: int) -> asyncio.subprocess.Process:
         )
     except OSError as exc:
         raise SandboxError(f"cannot start bwrap: {exc}") from exc
+
+
+async def _until_disk_low(path: Path, min_free_mb: int) -> None:
+    """Return once the file system holding `path` has less than `min_free_mb` MiB free."""
+    floor = min_free_mb * 1024 * 1024
+    while True:
+        stats = await asyncio.to_thread(os.statvfs, path)
+        if stats.f_bavail * stats.f_frsize < floor:
+            return
+        await asyncio.sleep(_DISK_POLL_S)
 
 
 class _CappedOutput:

@@ -44,6 +44,8 @@ class SandboxLimits:
     fails; the writer gets SIGXFSZ, which kills it (exit status 153 from a shell), or EFBIG
     ("File too large") if it ignores that signal. `tmpfs_mb` is the size of each of the private
     /tmp and /dev/shm (RAM that RLIMIT_AS does not count); a full one answers ENOSPC.
+    `min_free_disk_mb`: many files under the size limit can still fill the worker's disk, so
+    the command is killed when the file system of its worktree has less than this left.
     """
 
     timeout_s: float = 600
@@ -53,6 +55,7 @@ class SandboxLimits:
     nproc: int = 256
     file_size_mb: int = 64
     tmpfs_mb: int = 512
+    min_free_disk_mb: int = 1024
 
 
 def sandbox_env(extra: Mapping[str, str] | None) -> dict[str, str]:

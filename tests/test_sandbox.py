@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -278,3 +280,17 @@ def test_passed_needs_zero_exit_and_no_timeout() -> None:
     """`passed` is false for a timed-out result even without an exit code."""
     result = CommandResult("x", None, "", timed_out=True, truncated=False, duration_s=1.0)
     assert not result.passed
+
+
+async def test_a_command_is_killed_when_the_disk_runs_low(worktree: Path) -> None:
+    """Files under the size limit can still fill the disk: below the free-space floor the
+    whole sandbox is killed at once and the result says why."""
+    free_mb = shutil.disk_usage(worktree).free // (1024 * 1024)
+    limits = SandboxLimits(timeout_s=30, min_free_disk_mb=free_mb + 1024 * 1024)
+    started = time.monotonic()
+    result = await run_sandboxed("sleep 20; echo survived", worktree, limits=limits)
+    assert time.monotonic() - started < 10
+    assert result.killed.startswith("fewer than")
+    assert result.exit_code is None and not result.timed_out and not result.passed
+    assert "survived" not in result.output
+    assert result.output.endswith(f"[killed: {result.killed}]")

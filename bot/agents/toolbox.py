@@ -176,6 +176,8 @@ class Toolbox:
             status = f"timed out after {round(limits.timeout_s, 1):g} s (killed)"
             if cut_short:
                 status += ": the agent's time budget ran out"
+        elif result.killed:
+            status = f"killed: {result.killed}"
         else:
             status = f"exit code {result.exit_code}"
         return f"{status}\n{result.output}" if result.output else f"{status}\n(no output)"
