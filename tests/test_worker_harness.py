@@ -4,6 +4,7 @@ request in flight, recovery measured, and no process left behind."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from bot.shared import CommentKind, command_workflow_id
 from tests.fakehub import FakeHub
-from tests.fakes import ScriptedModel
+from tests.fakes import ScriptedModel, Turn
 from tests.support import proctree
 from tests.support.payloads import comment_event, webhook_headers
-from tests.support.stack import webhook_client
+from tests.support.stack import eventually, webhook_client
 from tests.support.workers import (
+    WorkerPool,
     WorkerProcess,
     activity_started_after,
     worker_env,
@@ -143,3 +145,44 @@ async def test_restart_waits_for_the_new_ready_line(
         finally:
             await worker.reap()
     assert not worker.alive
+
+
+# A stand-in worker: up at once; with a task, its grandchild (in a session of its own, as git
+# and the sandbox are) calls the scripted model and waits for the answer.
+STAND_IN = """
+import os, subprocess, sys, time
+print("bot is up", flush=True)
+if os.environ.get("CALL_MODEL"):
+    subprocess.Popen([sys.executable, "-c", CALL], start_new_session=True)
+time.sleep(120)
+"""
+CALL = """
+import httpx, os
+body = {"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "<role>implement</role>"}]}
+httpx.post(os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages", json=body,
+           headers={"x-api-key": "test-key"}, timeout=120)
+"""
+
+
+async def test_model_request_kills_the_sender_and_its_children(tmp_path: Path) -> None:
+    """The Nth request of a role kills the process tree that sent it (found by its socket, even
+    from a grandchild in another session), with the call in flight; the other worker lives."""
+    with ScriptedModel({"implement": [Turn(text="never seen", latency=30)]}) as model:
+        env = {"ANTHROPIC_BASE_URL": model.base_url}
+        program = [sys.executable, "-c", f"CALL = {CALL!r}\n{STAND_IN}"]
+        idle = WorkerProcess(env, tmp_path / "idle.log", name="idle", argv=program)
+        caller = WorkerProcess(
+            env | {"CALL_MODEL": "1"}, tmp_path / "caller.log", name="caller", argv=program
+        )
+        pool = WorkerPool([idle, caller])
+        kill = pool.kill_on_model_request(model, "implement", nth=1)
+        try:
+            await idle.start()
+            await caller.start()
+            await kill.wait(30)
+            assert kill.worker is caller and len(kill.pids) == 2  # the caller and its child
+            await eventually(lambda: not any(proctree.alive(pid) for pid in kill.pids), 5)
+            assert idle.alive
+        finally:
+            await pool.close()
+    assert not idle.alive

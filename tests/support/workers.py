@@ -18,7 +18,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,12 +83,21 @@ def _die_with_parent() -> None:
 
 
 class WorkerProcess:
-    """One `bot worker` child process, in a session of its own, logging to `log_file`."""
+    """One `bot worker` child process, in a session of its own, logging to `log_file`.
+    (`argv`: another program that logs READY_LINE when up, for the harness's own tests.)"""
 
-    def __init__(self, env: dict[str, str], log_file: Path, *, name: str = "worker") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_file: Path,
+        *,
+        name: str = "worker",
+        argv: Sequence[str] | None = None,
+    ) -> None:
         self.env = env
         self.log_file = log_file
         self.name = name
+        self.argv = list(argv) if argv is not None else [str(bot_executable()), "worker"]
         self._process: asyncio.subprocess.Process | None = None
 
     def __repr__(self) -> str:
@@ -120,7 +129,7 @@ class WorkerProcess:
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
-                str(bot_executable()), "worker", env=self._child_env(),
+                *self.argv, env=self._child_env(),
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True, preexec_fn=_die_with_parent,
             )  # fmt: skip
@@ -251,12 +260,14 @@ class WorkerPool:
         kill = Kill()
 
         def fire(port: int | None) -> None:
-            chosen = self.sender(port) if target == "sender" else self.workers[int(target)]
-            if chosen is None:
-                kill.error = RuntimeError(f"no live worker sent the request from port {port}")
+            try:
+                chosen = self.sender(port) if target == "sender" else self.workers[int(target)]
+                if chosen is None:
+                    raise RuntimeError(f"no live worker sent the request from port {port}")
+                self.kill(chosen, kill)
+            except Exception as exc:  # runs on a server thread: hand the failure to wait()
+                kill.error = exc
                 kill.fired.set()
-                return
-            self.kill(chosen, kill)
 
         return kill, fire
 
