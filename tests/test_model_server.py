@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from anthropic.types import Message, TextBlock, ToolUseBlock
 
+from bot.ratelimits import model_retry_delay
 from tests.fakes import ScriptedModel, ToolCall, Turn, classify_request
 from tests.support.stack import eventually
 
@@ -361,3 +363,145 @@ async def test_held_turn_answers_after_release() -> None:
             server.release_held()
             assert (await pending).content[0].text == "later"  # type: ignore[union-attr]
             assert server.held == 0
+
+
+# -- durability faults and accounting --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "header", "delay"),
+    [
+        (429, 12, "12", 12.0),
+        (529, 3, "3", 3.0),
+        (529, 0.5, "0.5", 0.5),
+        (429, None, "1", 1.0),  # the server's default on a 429
+        (529, None, None, None),  # overloaded without a hint
+        (500, None, None, None),
+    ],
+)
+async def test_error_turns_carry_the_chosen_retry_after(
+    model: ScriptedModel,
+    status: int,
+    retry_after: float | None,
+    header: str | None,
+    delay: float | None,
+) -> None:
+    """An error turn sends `retry-after` of the chosen seconds on any status; the app's parser
+    reads the delay the server asked for."""
+    model.add_script("docs", [Turn(error=status, retry_after=retry_after)])
+    async with sdk(model) as client:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            await ask(client, "docs")
+    headers = raised.value.response.headers
+    assert raised.value.status_code == status and headers.get("retry-after") == header
+    assert model_retry_delay(status, headers, now=time.time(), maximum=60) == delay
+
+
+@pytest.mark.parametrize("drop", ["before", "mid"])
+async def test_dropped_connection_fails_the_call_and_is_not_delivered(
+    model: ScriptedModel, drop: str
+) -> None:
+    """A dropped answer (no answer, or half a body) is a connection error to the SDK; its usage
+    counts as served but not delivered; the next turn is served normally."""
+    model.add_script("implement", [Turn(text="lost", drop=drop), Turn(text="kept")])
+    async with sdk(model) as client:
+        with pytest.raises(anthropic.APIConnectionError) as raised:
+            await ask(client, "implement")
+        assert not isinstance(raised.value, anthropic.APITimeoutError)
+        kept = await ask(client, "implement")
+    lost_record, kept_record = model.requests_for("implement")
+    assert (lost_record.status, lost_record.delivered, kept_record.delivered) == (200, False, True)
+    assert model.served_usage("implement").output_tokens == kept.usage.output_tokens
+    undelivered = model.served_usage("implement", delivered=False)
+    assert undelivered.requests == 1
+    assert undelivered.output_tokens == lost_record.response["usage"]["output_tokens"]
+
+
+async def test_dropped_mid_response_sends_headers_then_half_the_body(model: ScriptedModel) -> None:
+    """ "mid": the status and headers arrive, then the body stops halfway and the socket closes."""
+    model.add_script("implement", [Turn(text="x" * 400, drop="mid")])
+    body = {"model": MODEL, "max_tokens": 64, "system": "<role>implement</role>",
+            "messages": [{"role": "user", "content": "go"}]}  # fmt: skip
+    async with (
+        httpx.AsyncClient(base_url=model.base_url) as raw,
+        raw.stream("POST", "/v1/messages", json=body, headers={"x-api-key": "test-key"}) as answer,
+    ):
+        assert answer.status_code == 200
+        expected = int(answer.headers["content-length"])
+        received = b""
+        with pytest.raises(httpx.RemoteProtocolError):
+            async for chunk in answer.aiter_raw():
+                received += chunk
+    assert 0 < len(received) == expected // 2
+
+
+async def test_stall_past_the_client_timeout(model: ScriptedModel) -> None:
+    """A stalled answer times a short-timeout client out mid-response (not delivered); a
+    patient client gets it whole (delivered)."""
+    model.add_script("test", [Turn(text="slow", stall=1.0), Turn(text="slow", stall=0.2)])
+    impatient = anthropic.AsyncAnthropic(
+        base_url=model.base_url, api_key="test-key", max_retries=0, timeout=0.3
+    )
+    async with impatient:
+        with pytest.raises(anthropic.APITimeoutError):
+            await ask(impatient, "test")
+    await eventually(lambda: model.served_usage("test", delivered=False).requests == 1, 5)
+    async with sdk(model) as client:
+        answer = await ask(client, "test")
+    assert answer.content[0].text == "slow"  # type: ignore[union-attr]
+    assert [r.delivered for r in model.requests_for("test")] == [False, True]
+
+
+async def test_served_usage_per_role_matches_what_clients_got(model: ScriptedModel) -> None:
+    """The per-role counter of served usage equals the sum of the usage the SDK returned;
+    errors count nothing; the total sums every token kind."""
+    model.add_script("implement", [Turn(text="a"), Turn(error=529), Turn(text="bb")])
+    model.add_script("docs", [Turn(text="c" * 200)])
+    got: dict[str, list[Any]] = {"implement": [], "docs": []}
+    async with sdk(model) as client:
+        got["implement"].append((await ask(client, "implement")).usage)
+        with pytest.raises(anthropic.InternalServerError):
+            await ask(client, "implement")
+        got["implement"].append((await ask(client, "implement", "again")).usage)
+        got["docs"].append((await ask(client, "docs")).usage)
+    for role, usages in got.items():
+        served = model.served_usage(role)
+        assert served.requests == len(usages)
+        assert served.input_tokens == sum(u.input_tokens for u in usages)
+        assert served.output_tokens == sum(u.output_tokens for u in usages)
+        assert served.cache_creation_input_tokens == sum(
+            u.cache_creation_input_tokens or 0 for u in usages
+        )
+        assert served.cache_read_input_tokens == sum(u.cache_read_input_tokens or 0 for u in usages)
+    both = model.served_usage()
+    assert both.total == model.served_usage("implement").total + model.served_usage("docs").total
+    assert both.total == sum(
+        u.input_tokens + u.output_tokens + (u.cache_creation_input_tokens or 0)
+        + (u.cache_read_input_tokens or 0)
+        for usages in got.values() for u in usages
+    )  # fmt: skip
+
+
+async def test_request_hook_fires_on_the_nth_turn_before_it_is_answered(
+    model: ScriptedModel,
+) -> None:
+    """on_request(role, nth) runs when that request arrives, before its answer (the earlier
+    ones are answered, this one is not); warming requests do not count; errors are kept."""
+    seen: list[tuple[Any, int]] = []
+    model.on_request(
+        "implement", lambda a: seen.append((a, len(model.requests_for("implement")))), nth=2
+    )
+    model.on_request("implement", lambda a: 1 / 0, nth=3)  # type: ignore[func-returns-value]
+    model.add_script("implement", [Turn(text="1"), Turn(text="2"), Turn(text="3")])
+    async with sdk(model) as client:
+        await client.messages.create(
+            model=MODEL, max_tokens=0, system=cached_system("implement"),
+            messages=[{"role": "user", "content": "warm"}],
+        )  # fmt: skip
+        for text in ("a", "b", "c"):
+            await ask(client, "implement", text)
+    [(arrival, answered_before)] = seen
+    assert (arrival.role, arrival.nth, answered_before) == ("implement", 2, 2)  # warm + first
+    assert arrival.client is not None and arrival.client[0] == "127.0.0.1"
+    assert [type(e) for e in model.hook_errors] == [ZeroDivisionError]
+    assert [r.status for r in model.requests_for("implement")] == [200, 200, 200, 200]

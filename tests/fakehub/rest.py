@@ -43,4 +43,4 @@ def build_app(hub: FakeHub) -> ASGIApp:
         routes=routes, exception_handlers={HubError: hub_error, HTTPException: http_error}
     )
     app.state.hub = hub
-    return HubMiddleware(app, hub.state, hub.faults)
+    return HubMiddleware(app, hub.state, hub.faults, hub.hooks, hub.abort_connection)

@@ -9,7 +9,15 @@ from starlette.routing import Route
 
 from . import issue_shapes
 from .state import Comment, Issue, PullRequest, Reaction, RepoState, now_iso
-from .web import GitHubJSON, HubError, not_found, paginate, read_json, require_repo
+from .web import (
+    GitHubJSON,
+    HubError,
+    not_found,
+    paginate,
+    read_json,
+    require_repo,
+    since_filter,
+)
 
 if TYPE_CHECKING:
     from .server import FakeHub
@@ -53,6 +61,10 @@ async def list_comments(request: Request) -> GitHubJSON:
     hub, repo, _ = require_repo(request)
     item = find_item(hub, repo, request.path_params["number"])
     comments = hub.state.comments_on(repo.owner, repo.name, item.number)
+    # GitHub: oldest first; `since` keeps those updated at or after that time.
+    since = since_filter(request)
+    if since is not None:
+        comments = [c for c in comments if c.updated_at >= since]
     return paginate(request, [hub.shapes.issue_comment(c) for c in comments])
 
 

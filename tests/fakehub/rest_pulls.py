@@ -12,7 +12,15 @@ from . import gitrepo, issue_shapes
 from .gitrepo import ZERO_SHA, DiffStats
 from .rest_issues import body_text
 from .state import PullRequest, RepoState, ReviewComment, now_iso
-from .web import GitHubJSON, HubError, not_found, paginate, read_json, require_repo
+from .web import (
+    GitHubJSON,
+    HubError,
+    not_found,
+    paginate,
+    read_json,
+    require_repo,
+    since_filter,
+)
 
 if TYPE_CHECKING:
     from .server import FakeHub
@@ -169,17 +177,43 @@ def find_review_comment(hub: FakeHub, repo: RepoState, comment_id: int) -> Revie
     return rc
 
 
+def chosen_review_comments(
+    request: Request, hub: FakeHub, repo: RepoState, pull_number: int | None
+) -> list[ReviewComment]:
+    """Review comments (replies included) of one pull request or (None) of the repository,
+    with GitHub's `sort` (created, updated), `direction` and `since`."""
+    q = request.query_params
+    sort, direction = q.get("sort", "created"), q.get("direction")
+    if sort not in ("created", "updated") or direction not in (None, "asc", "desc"):
+        raise HubError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "PullRequestReviewComment", "field": "sort", "code": "invalid"}],
+        )
+    since = since_filter(request)
+    with hub.state.lock:
+        found = [
+            c
+            for c in hub.state.review_comments.values()
+            if (c.owner, c.repo) == repo.key and pull_number in (None, c.pull_number)
+        ]
+    if since is not None:
+        found = [c for c in found if c.updated_at >= since]
+    stamp = (lambda c: (c.updated_at, c.id)) if sort == "updated" else (lambda c: (c.id,))
+    return sorted(found, key=stamp, reverse=direction == "desc")
+
+
 async def list_review_comments(request: Request) -> GitHubJSON:
     hub, repo, _ = require_repo(request)
     pr = find_pull(hub, repo, request.path_params["number"])
-    with hub.state.lock:
-        found = sorted(
-            (c for c in hub.state.review_comments.values() if (c.owner, c.repo) == repo.key),
-            key=lambda c: c.id,
-        )
-    return paginate(
-        request, [hub.shapes.review_comment(c) for c in found if c.pull_number == pr.number]
-    )
+    found = chosen_review_comments(request, hub, repo, pr.number)
+    return paginate(request, [hub.shapes.review_comment(c) for c in found])
+
+
+async def list_repo_review_comments(request: Request) -> GitHubJSON:
+    hub, repo, _ = require_repo(request)
+    found = chosen_review_comments(request, hub, repo, None)
+    return paginate(request, [hub.shapes.review_comment(c) for c in found])
 
 
 async def get_review_comment(request: Request) -> GitHubJSON:
@@ -223,6 +257,7 @@ routes = [
     Route(f"{PULLS}/{{number:int}}", get_pull, methods=["GET"]),
     Route(f"{PULLS}/{{number:int}}", update_pull, methods=["PATCH"]),
     Route(f"{PULLS}/{{number:int}}/comments", list_review_comments, methods=["GET"]),
+    Route(f"{PULLS}/comments", list_repo_review_comments, methods=["GET"]),
     Route(f"{PULLS}/comments/{{comment_id:int}}", get_review_comment, methods=["GET"]),
     Route(
         f"{PULLS}/{{number:int}}/comments/{{comment_id:int}}/replies",

@@ -18,10 +18,15 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.types import Scope
+
+from tests.support.connection import abort_connection
 
 from . import gitrepo
 from .auth import TOKEN_LIFETIME, generate_key, issue_token
-from .faults import Fault, Faults
+from .fault_methods import FaultMethods
+from .faults import CUTS, Fault, Faults
+from .hooks import Hooks
 from .rest import build_app
 from .shapes import AppInfo, Shapes
 from .state import (
@@ -43,7 +48,7 @@ DEFAULT_PERMISSIONS = {
 }
 
 
-class FakeHub:
+class FakeHub(FaultMethods):
     def __init__(self, root: Path, *, app_id: int = 4242, app_slug: str = "orchestrate") -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -55,6 +60,7 @@ class FakeHub:
         )
         self.state = HubState()
         self.faults = Faults()
+        self.hooks = Hooks()
         self.base_url = ""
         self.shapes = Shapes(self.base_url, self.state, self.app_info)
         self._server: uvicorn.Server | None = None
@@ -239,14 +245,36 @@ class FakeHub:
             self.state.issues[key][number] = issue
 
     def add_comment(
-        self, owner: str, repo: str, issue: int, body: str, user: str = "octocat"
+        self,
+        owner: str,
+        repo: str,
+        issue: int,
+        body: str,
+        user: str = "octocat",
+        *,
+        at: str | None = None,
     ) -> int:
-        """A comment by a person (not the app) on an issue or pull request; returns its id."""
+        """A comment by a person (not the app) on an issue or pull request; returns its id.
+        `at`: its created/updated time (GitHub's "2024-01-01T00:00:00Z"), default now."""
+        return self._new_comment(owner, repo, issue, body, user, via_app=False, at=at)
+
+    def add_app_comment(
+        self, owner: str, repo: str, issue: int, body: str, *, at: str | None = None
+    ) -> int:
+        """A comment the app wrote earlier (e.g. one carrying a run's hidden marker)."""
+        return self._new_comment(owner, repo, issue, body, self.bot_login, via_app=True, at=at)
+
+    def _new_comment(
+        self, owner: str, repo: str, issue: int, body: str, user: str, *, via_app: bool,
+        at: str | None,
+    ) -> int:  # fmt: skip
         with self.state.lock:
             key = (owner, repo)
             if issue not in self.state.issues[key] and issue not in self.state.pulls[key]:
                 raise KeyError(f"no issue or pull request #{issue} in {owner}/{repo}")
-            comment = Comment(self.state.next_id(), owner, repo, issue, body, user, via_app=False)
+            comment = Comment(self.state.next_id(), owner, repo, issue, body, user, via_app)
+            if at is not None:
+                comment.created_at = comment.updated_at = at
             self.state.comments[comment.id] = comment
         return comment.id
 
@@ -323,16 +351,33 @@ class FakeHub:
         times: int = 1,
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        applied: bool = False,
+        cut: str | None = None,
     ) -> None:
         """Answer the next `times` requests matching (method or "*", path regex) with `status`
         and `body` (GitHub's error JSON by default) after `delay` seconds; times=-1: forever.
-        With status None the request is only delayed, then served normally."""
+        With status None the request is only delayed, then served normally.
+
+        `applied`: the route's handler runs first (its state changes stay), then the answer is
+        replaced (see `inject_lost_answer`). `cut` ("before" or, with `applied`, "mid"): the
+        connection closes instead of answering."""
+        if cut is not None and cut not in CUTS:
+            raise ValueError(f"cut must be one of {CUTS}, not {cut!r}")
+        if cut == "mid" and not applied:
+            raise ValueError('cut="mid" cuts a real answer: it needs applied=True')
         fault = Fault(method.upper(), re.compile(path_regex), status, delay, times, body)
         fault.headers = dict(headers or {})
+        fault.applied, fault.cut = applied, cut
         self.faults.add(fault)
 
     def clear_faults(self) -> None:
+        """Remove every fault and every request hook."""
         self.faults.clear()
+        self.hooks.clear()
+
+    async def abort_connection(self, scope: Scope) -> None:
+        """Close the connection of the request `scope` without a word (server loop only)."""
+        await abort_connection(self._server, scope.get("client"))
 
     def push_lock(self, repo: RepoState) -> asyncio.Lock:
         """Serialises pushes per repository (server loop only)."""

@@ -174,7 +174,10 @@ class HubState:
     review_replies: list[ReviewComment] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
     issued_tokens: dict[str, IssuedToken] = field(default_factory=dict)
+    # (method, path, status the client saw); 0: the connection closed with no answer.
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    # (method, path, status the handler answered) of requests applied whose answer was lost.
+    lost_answers: list[tuple[str, str, int]] = field(default_factory=list)
     pushes: list[Push] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001), repr=False)
 

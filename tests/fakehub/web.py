@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -105,3 +106,22 @@ def paginate(request: Request, items: list[Any]) -> GitHubJSON:
             links.append(f'<{url}>; rel="{rel}"')
     headers = {"link": ", ".join(links)} if links else {}
     return GitHubJSON(chunk, headers=headers)
+
+
+def since_filter(request: Request) -> str | None:
+    """The `since` query parameter (ISO 8601) normalised to GitHub's "…Z" second form, so it
+    compares with the stored timestamps as text; None when absent."""
+    raw = request.query_params.get("since")
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise HubError(422, "Validation Failed", errors=[
+            {"resource": "Search", "field": "since", "code": "invalid"}
+        ]) from exc  # fmt: skip
+    if moment.tzinfo is None:
+        raise HubError(422, "Validation Failed", errors=[
+            {"resource": "Search", "field": "since", "code": "invalid"}
+        ])  # fmt: skip
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

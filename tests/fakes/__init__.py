@@ -1,5 +1,6 @@
 """Fakes that tests run against: a scripted Anthropic Messages API server on loopback."""
 
+from tests.fakes.model_faults import ModelArrival, ServedUsage
 from tests.fakes.model_server import (
     RecordedRequest,
     Script,
@@ -9,4 +10,13 @@ from tests.fakes.model_server import (
     classify_request,
 )
 
-__all__ = ["RecordedRequest", "Script", "ScriptedModel", "ToolCall", "Turn", "classify_request"]
+__all__ = [
+    "ModelArrival",
+    "RecordedRequest",
+    "Script",
+    "ScriptedModel",
+    "ServedUsage",
+    "ToolCall",
+    "Turn",
+    "classify_request",
+]

@@ -9,13 +9,8 @@ follow the real API's accounting closely enough to test budgets and prompt cachi
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import math
-import re
-import secrets
 import socket
-import string
 import threading
 import time
 from collections import deque
@@ -27,8 +22,26 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.messages_api import (
+    account_usage,
+    classify_request,
+    error_body,
+    estimate_tokens,
+    new_id,
+    shape_problem,
+)
+from tests.fakes.model_faults import (
+    DROP_BEFORE,
+    DROPS,
+    ClosedResponse,
+    ModelArrival,
+    PartialResponse,
+    ServedUsage,
+)
+from tests.support.connection import abort_connection
 
 
 @dataclass
@@ -46,7 +59,15 @@ class Turn:
     latency: float | None = None  # seconds before answering; None: the server's default
     error: int | None = None  # answer this HTTP status with Anthropic's error body instead
     output_tokens: int | None = None  # None: estimated from the content
-    retry_after: int = 1  # the retry-after header (seconds) of an error 429
+    # The retry-after header (seconds) of an error turn (429, 529, ...); None: 1 on a 429,
+    # no header on other statuses.
+    retry_after: float | None = None
+    # A transport fault of a real answer: "before" closes the connection with no answer, "mid"
+    # after the headers and half the body (the usage counts as served but not delivered).
+    drop: str | None = None
+    # Seconds the answer stops after its headers and half its body: a client whose read timeout
+    # is shorter gives up mid-response.
+    stall: float = 0.0
     stop_reason: str | None = None  # None: "tool_use" when tool_calls, else "end_turn"
     # Hold the answer until `parties` requests wait at the barrier of this name: proves
     # concurrency without timing (sequential callers would never get past it).
@@ -69,131 +90,17 @@ class RecordedRequest:
     ended_at: float  # time.monotonic() when the answer was sent
     status: int
     response: dict[str, Any]
+    delivered: bool = True  # False: the connection closed (or the client left) mid-answer
 
 
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
-_ROLE_TAG = re.compile(r"<role>\s*([\w.-]+)\s*</role>")
-_ID_ALPHABET = string.ascii_letters + string.digits
 _EXHAUSTED = Turn(text="done.")
 
 
-def classify_request(body: dict[str, Any]) -> str:
-    """The role of a request: a forced tool's name, else a <role>NAME</role> tag, else "default"."""
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") == "tool":
-        name = choice.get("name")
-        if isinstance(name, str):
-            return name
-    for text in (_text_of(body.get("system")), _first_user_text(body.get("messages"))):
-        match = _ROLE_TAG.search(text)
-        if match:
-            return match.group(1)
-    return "default"
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(block.get("text", ""))
-            for block in content
-            if isinstance(block, dict) and block.get("type") == "text"
-        )
-    return ""
-
-
-def _first_user_text(messages: Any) -> str:
-    for message in messages if isinstance(messages, list) else []:
-        if isinstance(message, dict) and message.get("role") == "user":
-            return _text_of(message.get("content"))
-    return ""
-
-
-def _shape_problem(body: dict[str, Any]) -> str | None:
-    """Why the request is not a Messages request, or None."""
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        return "model: Field required"
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return "messages: Field required and must be a non-empty list"
-    max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
-        return "max_tokens: Field required and must be a non-negative integer"
-    if body.get("stream"):
-        return "stream: the scripted model server does not stream"
-    return None
-
-
-def _tokens(chars: int) -> int:
-    return math.ceil(chars / 4)
-
-
-def _prompt_items(body: dict[str, Any]) -> list[tuple[Any, bool]]:
-    """The prompt in cache order (tools, system, messages): (item, carries cache_control)."""
-    items: list[tuple[Any, bool]] = []
-    for tool in body.get("tools") or []:
-        items.append((tool, isinstance(tool, dict) and "cache_control" in tool))
-    system = body.get("system")
-    blocks = [{"type": "text", "text": system}] if isinstance(system, str) else system or []
-    for block in blocks:
-        items.append((block, isinstance(block, dict) and "cache_control" in block))
-    for message in body["messages"]:
-        content = message.get("content") if isinstance(message, dict) else message
-        role = message.get("role") if isinstance(message, dict) else None
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-        for block in blocks:
-            items.append(([role, block], isinstance(block, dict) and "cache_control" in block))
-    return items
-
-
-def _account(
-    body: dict[str, Any], cached: set[str], min_cacheable_tokens: int
-) -> tuple[dict[str, int], list[str]]:
-    """Input usage of a request, and the hashes of its cacheable prefixes.
-
-    Each cache_control breakpoint closes a prefix; the longest prefix already cached is read, the
-    rest up to the last breakpoint is written, the remainder is plain input (as the real API does).
-    """
-    hasher = hashlib.sha256(body["model"].encode())  # caches are per model
-    chars = 0
-    prefixes: list[tuple[int, str]] = []
-    for item, breakpoint in _prompt_items(body):
-        text = json.dumps(item, sort_keys=True, separators=(",", ":"))
-        hasher.update(text.encode() + b"\0")
-        chars += len(text)
-        if breakpoint and _tokens(chars) >= min_cacheable_tokens:
-            prefixes.append((_tokens(chars), hasher.hexdigest()))
-    read = max((tokens for tokens, digest in prefixes if digest in cached), default=0)
-    written = max((tokens for tokens, _ in prefixes), default=0)
-    usage = {
-        "input_tokens": _tokens(chars) - written,
-        "cache_creation_input_tokens": written - read,
-        "cache_read_input_tokens": read,
-    }
-    return usage, [digest for _, digest in prefixes]
-
-
-def _new_id(prefix: str) -> str:
-    return prefix + "01" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
-
-
-def _error_body(status: int, message: str) -> dict[str, Any]:
-    kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {
-        "type": "error",
-        "error": {"type": kind, "message": message},
-        "request_id": _new_id("req_"),
-    }
+def _retry_after_header(turn: Turn) -> dict[str, str]:
+    if turn.retry_after is None:
+        return {"retry-after": "1"} if turn.error == 429 else {}
+    seconds = turn.retry_after
+    return {"retry-after": str(int(seconds)) if seconds == int(seconds) else str(seconds)}
 
 
 def _message(model: str, turn: Turn, usage: dict[str, int], *, warming: bool) -> dict[str, Any]:
@@ -202,16 +109,16 @@ def _message(model: str, turn: Turn, usage: dict[str, int], *, warming: bool) ->
         content.append({"type": "text", "text": turn.text})
     for call in turn.tool_calls:
         content.append(
-            {"type": "tool_use", "id": _new_id("toolu_"), "name": call.name, "input": call.input}
+            {"type": "tool_use", "id": new_id("toolu_"), "name": call.name, "input": call.input}
         )
     stop_reason = turn.stop_reason or ("tool_use" if turn.tool_calls else "end_turn")
     output_tokens = turn.output_tokens
     if output_tokens is None:
-        output_tokens = max(1, _tokens(len(json.dumps(content))))
+        output_tokens = max(1, estimate_tokens(len(json.dumps(content))))
     if warming:
         stop_reason, output_tokens = "max_tokens", 0
     return {
-        "id": _new_id("msg_"),
+        "id": new_id("msg_"),
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -251,6 +158,9 @@ class ScriptedModel:
         self._barriers: dict[str, asyncio.Barrier] = {}
         self._released = threading.Event()
         self.held = 0  # requests currently held
+        self._turns_by_role: dict[str, int] = {}
+        self._hooks: list[tuple[str, int, Callable[[ModelArrival], None]]] = []
+        self.hook_errors: list[BaseException] = []  # raised by on_request callbacks
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
@@ -282,6 +192,25 @@ class ScriptedModel:
     def remaining(self, role: str) -> int:
         with self._lock:
             return len(self._queues.get(role, ()))
+
+    def on_request(
+        self, role: str, callback: Callable[[ModelArrival], None], *, nth: int = 1
+    ) -> None:
+        """Call `callback` (on the server's thread) when the `nth` request of `role` since the
+        server started arrives, before it is answered: the moment to SIGKILL its sender with the
+        call in flight. Cache-warming requests (max_tokens=0) take no turn and do not count."""
+        with self._lock:
+            self._hooks.append((role, nth, callback))
+
+    def served_usage(self, role: str | None = None, *, delivered: bool = True) -> ServedUsage:
+        """The usage of every 200 answer (of `role`, or all) the server sent: with `delivered`
+        only those that reached the client whole, else only those cut or abandoned mid-answer."""
+        total = ServedUsage()
+        for record in self.requests:
+            chosen = record.status == 200 and role in (None, record.role)
+            if chosen and record.delivered == delivered:
+                total = total.plus(record.response["usage"])
+        return total
 
     def start(self) -> ScriptedModel:
         if self._thread is not None:
@@ -348,27 +277,31 @@ class ScriptedModel:
         body = body if isinstance(body, dict) else {}
         role = ""
 
-        def answer(status: int, payload: dict[str, Any], **extra: str) -> JSONResponse:
-            record = RecordedRequest(
-                role, body, headers, started, time.monotonic(), status, payload
-            )
+        def record(status: int, payload: dict[str, Any]) -> RecordedRequest:
+            made = RecordedRequest(role, body, headers, started, time.monotonic(), status, payload)
             with self._lock:
-                self._records.append((seq, record))
-            return JSONResponse(payload, status, headers={"request-id": _new_id("req_"), **extra})
+                self._records.append((seq, made))
+            return made
 
-        problem = _shape_problem(body)
+        def answer(status: int, payload: dict[str, Any], **extra: str) -> JSONResponse:
+            record(status, payload)
+            return JSONResponse(payload, status, headers={"request-id": new_id("req_"), **extra})
+
+        problem = shape_problem(body)
         try:
             role = self._classify(body) if problem is None else ""
             if not self._authorized(headers):
-                return answer(401, _error_body(401, "invalid x-api-key"))
+                return answer(401, error_body(401, "invalid x-api-key"))
             if problem is not None:
-                return answer(400, _error_body(400, problem))
+                return answer(400, error_body(400, problem))
             with self._lock:
-                usage, prefixes = _account(body, self._cached, self._min_cacheable_tokens)
+                usage, prefixes = account_usage(body, self._cached, self._min_cacheable_tokens)
             warming = body["max_tokens"] == 0  # warms the cache; consumes no turn
+            if not warming:
+                self._arrived(role, request.scope.get("client"))
             turn = Turn(latency=self._default_latency) if warming else self._next_turn(role, body)
         except Exception as exc:  # a failing script callable must reach the test as a message
-            return answer(500, _error_body(500, f"scripted model server: {exc!r}"))
+            return answer(500, error_body(500, f"scripted model server: {exc!r}"))
         latency = self._default_latency if turn.latency is None else turn.latency
         await asyncio.sleep(latency)  # never block the loop: concurrent requests overlap
         if turn.hold:
@@ -382,11 +315,58 @@ class ScriptedModel:
             barrier = self._barriers.setdefault(turn.barrier, asyncio.Barrier(turn.parties))
             await barrier.wait()
         if turn.error is not None:
-            extra = {"retry-after": str(turn.retry_after)} if turn.error == 429 else {}
-            return answer(turn.error, _error_body(turn.error, "scripted error"), **extra)
+            extra = _retry_after_header(turn)
+            return answer(turn.error, error_body(turn.error, "scripted error"), **extra)
         with self._lock:  # the response starts now: later requests may read this cache entry
             self._cached.update(prefixes)
-        return answer(200, _message(body["model"], turn, usage, warming=warming))
+        message = _message(body["model"], turn, usage, warming=warming)
+        if turn.drop is None and not turn.stall:
+            return answer(200, message)
+        return self._faulty_answer(turn, record(200, message), request.scope.get("client"))
+
+    def _faulty_answer(self, turn: Turn, record: RecordedRequest, client: Any) -> Response:
+        """An answer that never arrives whole: closed before or mid-body, or stalled mid-body."""
+        if turn.drop is not None and turn.drop not in DROPS:
+            raise ValueError(f"Turn.drop must be one of {DROPS}, not {turn.drop!r}")
+        record.delivered = False
+
+        async def abort() -> None:
+            await abort_connection(self._server, client)
+
+        if turn.drop == DROP_BEFORE:
+            return ClosedResponse(abort)
+
+        def finished(delivered: bool) -> None:
+            record.delivered = delivered
+
+        return PartialResponse(
+            record.response, 200, {"request-id": new_id("req_")},
+            abort=abort if turn.drop is not None else None, stall=turn.stall,
+            finished=finished, alive=lambda: self._connected(client),
+        )  # fmt: skip
+
+    def _connected(self, client: Any) -> bool:
+        server = self._server
+        if server is None or client is None:
+            return False
+        return any(
+            getattr(p, "client", None) == tuple(client) for p in server.server_state.connections
+        )
+
+    def _arrived(self, role: str, client: Any) -> None:
+        """Count a turn-taking request of `role` and run the hooks waiting for it."""
+        with self._lock:
+            nth = self._turns_by_role[role] = self._turns_by_role.get(role, 0) + 1
+            due = [hook for hook in self._hooks if hook[:2] == (role, nth)]
+            for hook in due:
+                self._hooks.remove(hook)
+        arrival = ModelArrival(role, nth, tuple(client) if client else None)
+        for _, _, callback in due:
+            try:
+                callback(arrival)
+            except Exception as exc:  # the test reads them; the request goes on
+                with self._lock:
+                    self.hook_errors.append(exc)
 
     def _authorized(self, headers: dict[str, str]) -> bool:
         # anthropic 2.x sends the API key as "Authorization: Bearer <key>"; the API takes both.

@@ -1,0 +1,1 @@
+"""Tests of the processes: settings, the dev server, start-up."""

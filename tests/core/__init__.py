@@ -1,0 +1,1 @@
+"""Tests of the pure core: data and rules without I/O."""

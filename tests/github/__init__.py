@@ -1,0 +1,1 @@
+"""Tests of the GitHub edge, against fakehub on loopback."""
