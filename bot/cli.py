@@ -82,6 +82,7 @@ async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
             settings.temporal_namespace,
             api_key=api_key.get_secret_value() if api_key else None,
             tls=settings.temporal_tls,
+            timeout=settings.temporal_connect_timeout,
         )
     finally:
         if devserver is not None:

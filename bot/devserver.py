@@ -5,7 +5,6 @@ that gets none of `bot serve`'s environment (which holds the app's secrets)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import logging
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from bot.errors import ConfigError
+from bot.temporal_health import wait_until_serving
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -76,7 +76,7 @@ class DevServer:
         # The server's own log goes beside its state, not into the app's terminal.
         with self.log_file.open("ab") as server_log:
             self._process = await self._spawn(server_log)
-        await self._wait_until_listening(timeout)
+        await self._wait_until_serving(timeout)
         log.info("temporal dev server on %s (state in %s)", self.address, self.db_file)
 
     async def _spawn(self, server_log: IO[bytes]) -> asyncio.subprocess.Process:
@@ -101,20 +101,24 @@ class DevServer:
             preexec_fn=_die_with_parent,
         )
 
-    async def _wait_until_listening(self, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            if self._process is not None and self._process.returncode is not None:
+    async def _wait_until_serving(self, timeout: float) -> None:
+        """Until the frontend answers its health check (it accepts TCP before it is healthy:
+        "Frontend is not healthy yet"), or fail at once should the server exit first."""
+        assert self._process is not None
+        serving = asyncio.ensure_future(wait_until_serving(self.address, timeout=timeout))
+        exited = asyncio.ensure_future(self._process.wait())
+        try:
+            await asyncio.wait([serving, exited], return_when=asyncio.FIRST_COMPLETED)
+            if not serving.done():
                 raise ConfigError(f"temporal dev server exited with {self._process.returncode}")
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection(self.host, self.port)
-                writer.close()
-                await writer.wait_closed()
-                return
-            await asyncio.sleep(0.05)
-        await self.stop()
-        raise ConfigError(f"temporal dev server did not listen on {self.address} in {timeout}s")
+            serving.result()  # ConfigError when it never served
+        except BaseException:
+            await self.stop()
+            raise
+        finally:
+            for task in (serving, exited):
+                task.cancel()
+            await asyncio.gather(serving, exited, return_exceptions=True)
 
     async def stop(self, grace: float = 3.0) -> None:
         process, self._process = self._process, None

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None  # Temporal Cloud API key (implies TLS)
     temporal_tls: bool = False
     temporal_task_queue: str = DEFAULT_TASK_QUEUE
+    # How long a process waits for Temporal to serve at start-up (a cluster mid-restart).
+    temporal_connect_timeout: float = Field(default=15.0, gt=0, le=600)
     bot_data_dir: Path = Path(".bot")
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)

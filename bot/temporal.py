@@ -10,7 +10,6 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
 
@@ -24,6 +23,7 @@ from bot.gitops import MirrorCache
 from bot.pricing import PriceTable
 from bot.run_activities import RunActivities
 from bot.shared import CommandRequest, command_workflow_id
+from bot.temporal_health import wait_until_serving
 from bot.workflow import RunWorkflow
 
 # Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
@@ -32,18 +32,20 @@ HEARTBEAT_FLUSH = timedelta(seconds=2)
 
 
 async def connect(
-    address: str, namespace: str = "default", *, api_key: str | None = None, tls: bool = False
+    address: str,
+    namespace: str = "default",
+    *,
+    api_key: str | None = None,
+    tls: bool = False,
+    timeout: float = 15.0,
 ) -> Client:
-    """A client of the Temporal frontend at `address` (TLS with an API key for Temporal Cloud)."""
+    """A client of the Temporal frontend at `address` (TLS with an API key for Temporal Cloud),
+    once it serves: a cluster that is restarting gets `timeout` seconds to come back."""
     try:
-        return await Client.connect(
-            address,
-            namespace=namespace,
-            data_converter=pydantic_data_converter,
-            api_key=api_key,
-            tls=tls or api_key is not None,
+        return await wait_until_serving(
+            address, namespace, timeout, api_key=api_key, tls=tls or api_key is not None
         )
-    except RuntimeError as exc:  # the SDK's "Failed client connect: …"
+    except ConfigError as exc:
         raise ConfigError(f"cannot reach Temporal at {address}: {exc}") from exc
 
 

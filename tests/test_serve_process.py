@@ -147,6 +147,7 @@ def test_unreachable_temporal_is_one_line_not_a_traceback(tmp_path: Path, hub: F
     env = {
         **_serve_env(hub, tmp_path / "data", free_port()),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TEMPORAL_CONNECT_TIMEOUT": "1",
     }
     result = subprocess.run(
         [*BOT, "worker"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
