@@ -1,0 +1,1 @@
+"""Tests of pure data and rules."""
