@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pyindex import BENCH_DISTS, FIXTURE_DEP, PackageIndex
+from tests.support.pyindex import BENCH_DISTS, FIXTURE_BACKEND, FIXTURE_DEP, PackageIndex
 
 
 @pytest.fixture(scope="session")
 def pyindex() -> Iterator[PackageIndex]:
-    with PackageIndex([FIXTURE_DEP, *BENCH_DISTS]) as served:
+    with PackageIndex([FIXTURE_DEP, FIXTURE_BACKEND, *BENCH_DISTS]) as served:
         yield served
 
 

@@ -4,11 +4,9 @@ bridge and the proxy, and nothing without them."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from bot.egress_bridge import BRIDGE_FILE, EgressSandbox, egress_sandbox
 from bot.egress_policy import EgressPolicy
 from bot.egress_proxy import EgressProxy
 from bot.sandbox import sandbox_available
+from tests.support.bwrap_direct import BASE_PYTHON, run_bwrap
 from tests.support.loopback import LoopbackServer, http_server, short_socket_dir
 from tests.support.pyindex import FIXTURE_DEP, PackageIndex
 
@@ -24,10 +23,7 @@ pytestmark = pytest.mark.skipif(
     not sandbox_available() and not os.environ.get("CI"), reason="bubblewrap cannot run here"
 )
 
-# The worker's base interpreter: its standard library is all the bridge needs.
-PYTHON = str(Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}")
-_TOP_LEVEL = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC = ("/etc/ld.so.cache", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts")
+PYTHON = BASE_PYTHON
 
 URLLIB = """
 import sys, urllib.request, urllib.error
@@ -40,42 +36,14 @@ except OSError as exc:
 """
 
 
-def bwrap_argv(
-    command: str, extra: Sequence[str], env: Mapping[str, str], binds: Sequence[Path]
-) -> list[str]:
-    """bwrap as bot/sandbox_argv.build_argv calls it (without prlimit), plus `extra`."""
-    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    args += ["--ro-bind", "/usr", "/usr"]
-    for top in _TOP_LEVEL:
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    for name in _ETC:
-        args += ["--ro-bind-try", name, name]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp"]
-    for path in sorted({sys.base_prefix, *map(str, binds)}):
-        args += ["--ro-bind", path, path]
-    args += [*extra, "--remount-ro", "/", "--remount-ro", "/dev", "--chdir", "/tmp", "--clearenv"]
-    for name, value in {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **env}.items():
-        args += ["--setenv", name, value]
-    return [*args, "--", "/bin/sh", "-c", 'exec /bin/sh -c "$1" 2>&1', "sh", command]
-
-
 async def run_in_sandbox(
     command: str, setup: EgressSandbox | None = None, binds: Sequence[Path] = ()
 ) -> tuple[int, str]:
-    extra, env = (setup.bwrap_args, setup.env) if setup else ((), {})
-    script = setup.wrap(command) if setup else command
-    process = await asyncio.create_subprocess_exec(
-        *bwrap_argv(script, extra, env, binds),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={"PATH": "/usr/bin:/bin"},
+    if setup is None:
+        return await run_bwrap(command, ro_binds=binds)
+    return await run_bwrap(
+        setup.wrap(command), extra=setup.bwrap_args, env=setup.env, ro_binds=binds
     )
-    output, _ = await asyncio.wait_for(process.communicate(), 180)
-    return process.returncode or 0, output.decode()
 
 
 def urllib_command(url: str) -> str:

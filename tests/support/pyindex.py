@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -91,6 +92,27 @@ FIXTURE_DEP = Dist(
     "1.0.0",
     source='"""Exists only in the local test index."""\n\n\ndef answer() -> int:\n    return 42\n',
 )
+
+# A PEP 517/660 build backend small enough to ship as a string: fixture projects name it in
+# [build-system] so that `pip install -e .` needs nothing but this index (setuptools would
+# need setuptools and wheel from somewhere). It reads [project] from pyproject.toml.
+_BACKEND_SOURCE = (Path(__file__).parent / "fixture_backend.py").read_text()
+
+FIXTURE_BACKEND = Dist("orchestrate-fixture-backend", "1.0.0", source=_BACKEND_SOURCE)
+
+# A project that needs only this index: `pip install -e '.[test]'` brings the fixture dep.
+FIXTURE_PYPROJECT = """\
+[build-system]
+requires = ["orchestrate-fixture-backend"]
+build-backend = "orchestrate_fixture_backend"
+
+[project]
+name = "fixture-app"
+version = "0.1.0"
+
+[project.optional-dependencies]
+test = ["orchestrate-fixture-dep>=1.0"]
+"""
 
 # A benchmark-sized set: ten small packages, each requiring the next (a dependency chain).
 BENCH_DISTS = tuple(
