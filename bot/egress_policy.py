@@ -92,11 +92,10 @@ class AllowRule:
             return target.host.endswith("." + self.host)
         return target.host == self.host
 
-    def reaches_non_public(self, address: IPAddress) -> bool:
-        """Whether this rule lets a connection go to `address`, a non-public address."""
-        if not self.trusted or self.wildcard:
-            return False
-        return self.ip is None or self.ip == address
+    def reaches_non_public(self) -> bool:
+        """Whether this rule may lead to a non-public address: only an operator's exact
+        entry (an IP literal matches only that IP; a name is trusted to resolve rightly)."""
+        return self.trusted and not self.wildcard
 
     def __str__(self) -> str:
         host = f"*.{self.host}" if self.wildcard else self.host
@@ -137,7 +136,7 @@ class EgressPolicy:
             raise EgressRefused(f"{target.authority()} did not resolve to any address", 502)
         checked = [_unmapped(address) for address in addresses]
         for address in checked:
-            if not is_public(address) and not rule.reaches_non_public(address):
+            if not is_public(address) and not rule.reaches_non_public():
                 raise EgressRefused(
                     f"{target.authority()} resolves to {address}, a loopback, private, "
                     "link-local or otherwise non-public address; only the worker's operator "

@@ -39,6 +39,7 @@ MAX_REQUIREMENT_CHARS = 1000
 _REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*([\[ ;<>=!~@(,].*)?")
 _NODE_TOOLS = ("npm", "pnpm", "yarn")
 _MAX_INCLUDE_DEPTH = 32
+_MAX_EXPANSIONS = 1000
 
 
 class _Invalid(ValueError):
@@ -106,8 +107,9 @@ def resolve_dependency_groups(table: object, notes: list[str]) -> tuple[list[str
         wanted = [name for name in WANTED if name in groups]
         resolved: dict[str, list[str]] = {}
         requirements: list[str] = []
+        budget = [_MAX_EXPANSIONS]
         for name in wanted:
-            for requirement in _expand(name, groups, resolved, ()):
+            for requirement in _expand(name, groups, resolved, (), budget):
                 if requirement not in requirements:
                     requirements.append(requirement)
         if len(requirements) > MAX_GROUP_REQUIREMENTS:
@@ -128,12 +130,20 @@ def read_node_manifest(package_json: str | None) -> NodeManifest:
 
 
 def _expand(
-    name: str, groups: Mapping[str, object], resolved: dict[str, list[str]], trail: tuple[str, ...]
+    name: str,
+    groups: Mapping[str, object],
+    resolved: dict[str, list[str]],
+    trail: tuple[str, ...],
+    budget: list[int],
 ) -> list[str]:
     """One group's requirements, its includes expanded once each (memoized: a diamond of
-    includes cannot blow up), cycles and unknown groups refused."""
+    includes cannot blow up; `budget` bounds the work anyway), cycles and unknown groups
+    refused."""
     if name in resolved:
         return resolved[name]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _Invalid("include-group expansion is too large")
     if name in trail:
         raise _Invalid(f"include-group cycle through {_safe(name)!r}")
     if len(trail) >= _MAX_INCLUDE_DEPTH:
@@ -151,7 +161,7 @@ def _expand(
             include = entry["include-group"]
             if not isinstance(include, str):
                 raise _Invalid(f"group {_safe(name)!r} has an invalid include-group")
-            items = _expand(normalize_name(include), groups, resolved, (*trail, name))
+            items = _expand(normalize_name(include), groups, resolved, (*trail, name), budget)
         else:
             raise _Invalid(
                 f"group {_safe(name)!r} has an entry that is neither a string nor an include"

@@ -5,6 +5,7 @@ bridge and the proxy, and nothing without them."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -162,15 +163,16 @@ async def test_without_the_bridge_nothing_is_reachable(sock: Path, web: Loopback
 
 
 async def test_the_socket_is_read_only_inside(sock: Path) -> None:
-    """The sandbox can connect to the socket but not remove or replace it."""
+    """The sandbox can connect to the socket but not change, remove or replace it."""
     async with EgressProxy(EgressPolicy.build([])).serving(sock):
         status, output = await run_in_sandbox(
-            "rm -f /run/orchestrate/egress.sock; ln -sf /tmp /run/orchestrate/x; echo done",
+            "chmod 0777 /run/orchestrate/egress.sock; rm -f /run/orchestrate/egress.sock; "
+            "ln -sf /tmp /run/orchestrate/x; echo done",
             egress_sandbox(sock, PYTHON),
         )
-        assert sock.exists()
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o600
     assert status == 0
-    assert output.count("Read-only file system") == 2, output
+    assert output.count("Read-only file system") == 3, output
 
 
 async def test_a_bridge_that_cannot_start_stops_the_command(sock: Path) -> None:
