@@ -5,6 +5,7 @@ bridge and the proxy, and nothing without them."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -18,6 +19,7 @@ from bot.egress_proxy import EgressProxy
 from bot.sandbox import sandbox_available
 from tests.support.bwrap_direct import BASE_PYTHON, run_bwrap
 from tests.support.loopback import LoopbackServer, http_server, short_socket_dir
+from tests.support.npmregistry import PACKAGE, NpmRegistry
 from tests.support.pyindex import FIXTURE_DEP, PackageIndex
 
 pytestmark = pytest.mark.skipif(
@@ -237,3 +239,39 @@ def test_sandbox_arguments_and_environment() -> None:
         "not start' >&2; exit 125; }\nmake"
     )
     assert "PIP_INDEX_URL" not in egress_sandbox(Path("/s"), "python3").env
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
+@pytest.mark.parametrize("allowed", [True, False])
+async def test_npm_installs_through_the_bridge_only_when_allowed(
+    tmp_path: Path, sock: Path, allowed: bool
+) -> None:
+    """npm, configured by npm_config_proxy and the registry URL, installs from an allowed
+    loopback registry; with the registry not allowed it fails with E403 and the registry
+    never sees a request."""
+    project = tmp_path.resolve() / "project"
+    project.mkdir()
+    (project / "package.json").write_text(
+        '{"name": "p", "version": "1.0.0", "dependencies": {"orchestrate-fixture-js": "1.0.0"}}'
+    )
+    with NpmRegistry() as registry:
+        proxy = EgressProxy(
+            EgressPolicy.build([f"127.0.0.1:{registry.port}" if allowed else "registry.npmjs.org"])
+        )
+        setup = egress_sandbox(sock, PYTHON, npm_registry_url=registry.url)
+        command = "npm install --no-audit --no-fund --loglevel=error; node -e 'console.log(require(\"orchestrate-fixture-js\"))'"
+        async with proxy.serving(sock):
+            status, output = await run_bwrap(
+                setup.wrap(command),
+                extra=setup.bwrap_args,
+                env=setup.env,
+                rw_binds=[project],
+                chdir=str(project),
+            )
+    if allowed:
+        assert (status, output.endswith("\n42\n")) == (0, True), output
+        assert f"/{PACKAGE}/-/{PACKAGE}-1.0.0.tgz" in registry.requests
+    else:
+        assert status != 0
+        assert f"npm error 403 403 Forbidden - GET {registry.url}{PACKAGE}" in output
+        assert registry.requests == []
