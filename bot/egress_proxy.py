@@ -20,7 +20,13 @@ within `header_timeout_s`, 503 past `max_connections` concurrent connections, 50
 upstream cannot be reached. Tunnels close after `idle_timeout_s` without a byte either way.
 
 Every decision is recorded (`records`, at most `max_records`; `summary()` groups them) so the
-setup output can list what was reached and what was refused.
+setup output can list what was reached and what was refused (pip does not print a plain-HTTP
+index's 403 without -vv: the summary is how a user learns which host to allow).
+
+Stdlib asyncio rather than proxy.py (PyPI `proxy.py`): that one runs its own acceptor
+processes/threads and selector loop instead of joining the worker's event loop, resolves names
+itself unless a plugin overrides it per request (and its connection pool bypasses that hook),
+and carries TLS interception, a dashboard and plugins this wall does not want.
 """
 
 from __future__ import annotations
@@ -30,9 +36,8 @@ import contextlib
 import ipaddress
 import os
 import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.egress_policy import (
@@ -43,6 +48,7 @@ from bot.egress_policy import (
     parse_target,
     printable,
 )
+from bot.egress_relay import open_first, relay
 from bot.egress_request import ProxyRequest, parse_request_head
 
 __all__ = ["EgressProxy", "EgressRecord", "ProxyLimits", "Resolver", "system_resolver"]
@@ -84,10 +90,11 @@ class EgressRecord:
     bytes_sent: int = 0  # client to upstream
     bytes_received: int = 0  # upstream to client
 
-
-@dataclass
-class _Activity:
-    last: float = field(default_factory=time.monotonic)
+    def count(self, upward: bool, size: int) -> None:
+        if upward:
+            self.bytes_sent += size
+        else:
+            self.bytes_received += size
 
 
 class EgressProxy:
@@ -209,7 +216,9 @@ class EgressProxy:
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             else:
                 upstream_w.write(request.forwarded_head(target))
-            await self._relay(reader, writer, upstream_r, upstream_w, record)
+            await relay(
+                (reader, writer), (upstream_r, upstream_w), self.limits.idle_timeout_s, record.count
+            )
         finally:
             upstream_w.close()
             with contextlib.suppress(OSError):
@@ -239,69 +248,12 @@ class EgressProxy:
                 else:
                     found = await self._resolve(target.host, target.port)
                 addresses = self.policy.check_addresses(target, rule, found)
-                return await _open_first(addresses, target.port)
+                return await open_first(addresses, target.port)
         except TimeoutError:
             raise EgressRefused(f"{target.authority()} did not answer in time", 504) from None
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise EgressRefused(f"cannot reach {target.authority()}: {reason}", 502) from None
-
-    async def _relay(
-        self,
-        client_r: asyncio.StreamReader,
-        client_w: asyncio.StreamWriter,
-        upstream_r: asyncio.StreamReader,
-        upstream_w: asyncio.StreamWriter,
-        record: EgressRecord,
-    ) -> None:
-        """Copy both ways until the upstream closes or nothing moves for idle_timeout_s."""
-        activity = _Activity()
-        up = asyncio.create_task(self._copy(client_r, upstream_w, activity, record, True))
-        down = asyncio.create_task(self._copy(upstream_r, client_w, activity, record, False))
-        try:
-            # A client's EOF is passed on (half-close) and the answer still flows back; the
-            # upstream's end, or silence both ways, ends the exchange.
-            await down
-        finally:
-            up.cancel()
-            await asyncio.gather(up, return_exceptions=True)
-
-    async def _copy(
-        self,
-        source: asyncio.StreamReader,
-        sink: asyncio.StreamWriter,
-        activity: _Activity,
-        record: EgressRecord,
-        upward: bool,
-    ) -> None:
-        idle = self.limits.idle_timeout_s
-        while True:
-            try:
-                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
-                # that arrives as the read completes, and the relay would never end.
-                async with asyncio.timeout(idle):
-                    chunk = await source.read(_CHUNK)
-            except TimeoutError:
-                if time.monotonic() - activity.last >= idle:
-                    return
-                continue
-            except OSError:
-                return
-            if not chunk:
-                if upward and sink.can_write_eof():
-                    with contextlib.suppress(OSError):
-                        sink.write_eof()  # pass the client's half-close on
-                return
-            activity.last = time.monotonic()
-            if upward:
-                record.bytes_sent += len(chunk)
-            else:
-                record.bytes_received += len(chunk)
-            sink.write(chunk)
-            try:
-                await sink.drain()
-            except OSError:
-                return
 
 
 async def system_resolver(host: str, port: int) -> Sequence[IPAddress]:
@@ -317,19 +269,6 @@ async def system_resolver(host: str, port: int) -> Sequence[IPAddress]:
         if address not in found:
             found.append(address)
     return found
-
-
-async def _open_first(
-    addresses: Sequence[IPAddress], port: int
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A connection to the first address that answers (each one already checked)."""
-    error: OSError = OSError("no address")
-    for address in addresses:
-        try:
-            return await asyncio.open_connection(str(address), port)
-        except OSError as exc:
-            error = exc
-    raise error
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:
