@@ -37,15 +37,14 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.env_disk import disk_usage, wipe
 from bot.errors import SandboxError
 
 __all__ = ["Environment", "EnvironmentCache", "environment_key", "scope_dir_name"]
@@ -99,6 +98,20 @@ class Environment:
     ready: bool
     _on_complete: Callable[[], None] = field(repr=False, default=lambda: None)
 
+    def directory(self, name: str) -> Path:
+        """`path/name` (e.g. node_modules), made if missing, checked to be a real directory:
+        a build may have replaced it with a symlink to a host path, and bwrap follows a bind
+        source's symlinks on the host. Check right before binding, while no untrusted
+        process can write the environment."""
+        if not name or "/" in name or name in (".", ".."):
+            raise SandboxError(f"not a plain directory name: {name!r}")
+        target = self.path / name
+        with contextlib.suppress(FileExistsError):
+            target.mkdir()
+        if not stat.S_ISDIR(os.lstat(target).st_mode):
+            raise SandboxError(f"{name} in the environment is not a directory; refusing to bind it")
+        return target
+
     def mark_complete(self) -> None:
         """Record the build as done (measures its size; blocking I/O) and let waiting
         builders of the same key go on and find it ready."""
@@ -146,7 +159,7 @@ class EnvironmentCache:
             _touch(path)
             release()
             return Environment(path, ready=True)
-        await asyncio.to_thread(_wipe, path)
+        await asyncio.to_thread(wipe, path)
         path.mkdir()
 
         def complete() -> None:
@@ -203,7 +216,7 @@ class EnvironmentCache:
         for trash in self.root.glob("*/.trash-*"):
             with contextlib.suppress(FileNotFoundError):
                 if time.time() - trash.lstat().st_mtime > _TRASH_AGE_S:
-                    _wipe(trash)  # left by a wipe that was interrupted
+                    wipe(trash)  # left by a wipe that was interrupted
         total = sum(size for _, size, _ in entries)
         removed = []
         for _, size, path in sorted(entries):
@@ -238,7 +251,7 @@ def _remove_unused(path: Path) -> bool:
         return False
     try:
         _sibling(path, ".complete").unlink(missing_ok=True)
-        _wipe(path)
+        wipe(path)
         _sibling(path, ".build").unlink(missing_ok=True)
         lock.unlink(missing_ok=True)
     finally:
@@ -258,7 +271,7 @@ def _touch(path: Path) -> None:
 def _write_complete(path: Path) -> None:
     marker = _sibling(path, ".complete")
     temporary = _sibling(path, f".complete.{uuid.uuid4().hex}")
-    temporary.write_text(json.dumps({"size": _disk_usage(path), "built": time.time()}))
+    temporary.write_text(json.dumps({"size": disk_usage(path), "built": time.time()}))
     os.replace(temporary, marker)
 
 
@@ -267,45 +280,3 @@ def _recorded_size(marker: Path) -> int:
         return int(json.loads(marker.read_text())["size"])
     except (ValueError, KeyError, TypeError):
         return 0
-
-
-def _disk_usage(root: Path) -> int:
-    """Bytes on disk under `root`, symlinks not followed, hard links counted once
-    (iterative: a build may leave arbitrarily deep trees)."""
-    total, seen, stack = 0, set(), [str(root)]
-    while stack:
-        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                info = entry.stat(follow_symlinks=False)
-                if info.st_nlink > 1 and (info.st_dev, info.st_ino) in seen:
-                    continue
-                seen.add((info.st_dev, info.st_ino))
-                total += info.st_blocks * 512
-                if stat.S_ISDIR(info.st_mode):
-                    stack.append(entry.path)
-    return total
-
-
-def _wipe(path: Path) -> None:
-    """Remove a directory a build left, whatever it holds: moved aside first, then deleted
-    (made writable where needed; `rm -rf` for trees too deep for shutil)."""
-    if not os.path.lexists(path):
-        return
-    trash = path
-    if not path.name.startswith(".trash-"):
-        trash = path.with_name(f".trash-{path.name}-{uuid.uuid4().hex[:8]}")
-        os.rename(path, trash)
-    try:
-        shutil.rmtree(trash, onerror=_make_writable_and_retry)
-    except (OSError, RecursionError):
-        subprocess.run(["chmod", "-R", "u+rwX", "--", str(trash)], check=False, timeout=600)
-        subprocess.run(
-            ["rm", "-rf", "--one-file-system", "--", str(trash)], check=False, timeout=600
-        )
-    if os.path.lexists(trash):
-        raise SandboxError(f"could not remove the old environment directory {trash}")
-
-
-def _make_writable_and_retry(function: Callable[[str], object], name: str, _info: object) -> None:
-    os.chmod(os.path.dirname(name), 0o700)
-    function(name)

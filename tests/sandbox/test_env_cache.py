@@ -271,3 +271,17 @@ def test_environment_key_covers_every_input() -> None:
         "allow": ["*.pythonhosted.org", "pypi.org"],
     }
     assert environment_key(**reordered) == key  # type: ignore[arg-type]
+
+
+async def test_subdirectories_to_bind_are_real_directories(tmp_path: Path) -> None:
+    """A directory of the environment that will be a bind source is made when missing and
+    refused when a build turned it into a symlink (bwrap would follow it on the host)."""
+    async with _cache(tmp_path / "envs").environment("s", KEY_A) as env:
+        assert env.directory("node_modules") == env.path / "node_modules"
+        assert env.directory("node_modules").is_dir()
+        (env.path / "evil").symlink_to("/etc")
+        with pytest.raises(SandboxError, match="evil in the environment is not a directory"):
+            env.directory("evil")
+        for name in ("", "a/b", "..", "."):
+            with pytest.raises(SandboxError, match="not a plain directory name"):
+                env.directory(name)
