@@ -1,0 +1,1 @@
+"""Tests of the sandbox and the environment phase (setup, egress, cache)."""
