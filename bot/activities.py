@@ -11,11 +11,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from bot.core.targets import RepoRef
 from bot.errors import GitHubError
 from bot.forge import GitHubForge
 from bot.github import GitHubApp
 from bot.run_io import PostInput, ReactInput
-from bot.shared import RepoRef
 
 # Statuses that will not change on retry: fail the activity at once instead of retrying.
 _FINAL_STATUSES = {400, 401, 403, 404, 410, 422}

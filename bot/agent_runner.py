@@ -19,15 +19,16 @@ from bot.agents.context import SharedContext
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import ModelClient
 from bot.agents.toolbox import Toolbox
-from bot.commit_policy import Refusal, WritePolicy, denied_globs, reportable
+from bot.core.commit_policy import Refusal, WritePolicy, denied_globs, reportable
+from bot.core.memory import Memory, MemoryWrite, Note, check_write
+from bot.core.plan import Role
+from bot.core.remote import Remote
+from bot.core.repo_config import RepoConfig
+from bot.core.results import AgentResult, AgentStatus
+from bot.core.usage import Usage
 from bot.errors import GitError, MemoryRefused, RebaseConflict
-from bot.forge import Remote
 from bot.gitops import MirrorCache, Worktree, open_worktree
-from bot.memory import Memory, MemoryWrite, Note, check_write
-from bot.plan import Role
-from bot.repo_config import RepoConfig
 from bot.run_io import AgentInput, AgentProgress
-from bot.run_models import AgentResult, AgentStatus, Usage
 
 log = logging.getLogger(__name__)
 

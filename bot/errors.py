@@ -16,7 +16,7 @@ BotError
 
 from __future__ import annotations
 
-from bot.run_models import Usage
+from bot.core.usage import Usage
 
 
 class BotError(Exception):

@@ -14,11 +14,12 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from bot.core.decisions import is_own_branch
+from bot.core.remote import Remote
+from bot.core.targets import CommentKind, Target
 from bot.errors import GitHubError
 from bot.github import GitHubApp, Reaction
-from bot.gitremote import Remote as Remote  # re-exported: activities take it from the forge
 from bot.gitrun import run_git
-from bot.shared import CommentKind, Target
 
 
 class PullInfo(BaseModel):
@@ -112,7 +113,7 @@ class GitHubForge:
         ours = (
             pull.author == await self.app.bot_login()
             and not pull.head_is_fork
-            and pull.head.startswith("orchestrate/")
+            and is_own_branch(pull.head)
         )
         if not ours:
             return FollowUp(refusal="I only follow up on pull requests that I opened.")

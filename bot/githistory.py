@@ -8,9 +8,15 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.attribution import Attribution, attribute
+from bot.core.attribution import Attribution, attribute
 from bot.errors import GitError
-from bot.gitparse import AGENT_TRAILER, parse_agent_log, parse_diff
+from bot.gitparse import (
+    AGENT_TRAILER,
+    parse_agent_log,
+    parse_blame_porcelain,
+    parse_commit_patches,
+    parse_diff,
+)
 from bot.gitrun import DEFAULT_TIMEOUT, run_git
 
 _BLAME_CONCURRENCY = 8
@@ -90,7 +96,8 @@ async def attribute_range(repo: Path, base: str, head: str) -> Attribution:
         commit_patches(repo, start, head),
     )
     wanted: dict[str, list[tuple[int, int]]] = {}
-    for file in parse_diff(diff_text):
+    files = parse_diff(diff_text)
+    for file in files:
         # A gitlink has no lines at head (`git blame` fails on it): attribution.py gives it
         # a whole-file row, as it does binary files.
         if file.new_path is not None and not file.binary and not file.submodule:
@@ -107,4 +114,9 @@ async def attribute_range(repo: Path, base: str, head: str) -> Attribution:
             return path, await blame_porcelain(repo, f"{start}..{head}", path, ranges)
 
     blames = dict(await asyncio.gather(*(blame(p, r) for p, r in wanted.items())))
-    return attribute(diff_text, blames, patches, parse_agent_log(trailers))
+    return attribute(
+        files,
+        {path: parse_blame_porcelain(text) for path, text in blames.items()},
+        parse_commit_patches(patches),
+        parse_agent_log(trailers),
+    )

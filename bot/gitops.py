@@ -20,6 +20,8 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+from bot.core.decisions import BRANCH_PREFIX, require_own_branch
+from bot.core.remote import Credential, Remote
 from bot.errors import GitError
 from bot.githistory import (
     attribute_range,
@@ -31,10 +33,9 @@ from bot.githistory import (
     merge_base,
 )
 from bot.gitmirror import tampering, write_pristine_config
-from bot.gitremote import Credential, Remote
 from bot.gitrun import BOT_IDENTITY, DEFAULT_TIMEOUT, GitIdentity, GitResult, run_git
 from bot.gitscrub import delete_tree
-from bot.worktree import BRANCH_PREFIX, Worktree, require_own_branch
+from bot.worktree import Worktree
 
 __all__ = [
     "BRANCH_PREFIX",

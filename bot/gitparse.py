@@ -8,11 +8,12 @@ No I/O here; the commands that produce these texts live in bot/gitops.py.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+
+from bot.core.diff import FileDiff, RawHunk
+from bot.core.plan import UNKNOWN_AGENT
 
 AGENT_TRAILER = "Orchestrate-Agent"
-UNKNOWN_AGENT = "unknown"
 
 # Separators chosen for `git log --format`: they cannot occur in a sha or a trailer value.
 RECORD_SEP = "\x1e"
@@ -21,53 +22,6 @@ FIELD_SEP = "\x1f"
 _HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
-
-FileStatus = Literal["added", "deleted", "renamed", "modified"]
-
-
-@dataclass(frozen=True)
-class RawHunk:
-    """One `@@ -old_start,old_count +new_start,new_count @@` block of a -U0 diff."""
-
-    old_start: int
-    old_count: int
-    new_start: int
-    new_count: int
-
-
-@dataclass
-class FileDiff:
-    """One file of a diff. A path is None on the side where the file does not exist."""
-
-    old_path: str | None
-    new_path: str | None
-    binary: bool = False
-    mode_changed: bool = False
-    submodule: bool = False  # a gitlink (mode 160000) on either side: no lines to blame
-    hunks: list[RawHunk] = field(default_factory=list)
-
-    @property
-    def status(self) -> FileStatus:
-        if self.old_path is None:
-            return "added"
-        if self.new_path is None:
-            return "deleted"
-        return "renamed" if self.old_path != self.new_path else "modified"
-
-    @property
-    def path(self) -> str:
-        """The name the file has at the end (or had, when deleted)."""
-        name = self.new_path if self.new_path is not None else self.old_path
-        assert name is not None
-        return name
-
-    @property
-    def added(self) -> int:
-        return sum(h.new_count for h in self.hunks)
-
-    @property
-    def removed(self) -> int:
-        return sum(h.old_count for h in self.hunks)
 
 
 def unquote_path(text: str) -> str:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.remote import Credential, auth_header
 from bot.errors import GitError
-from bot.gitremote import Credential, auth_header
 
 DEFAULT_TIMEOUT = 300.0
 _STDERR_TAIL_CHARS = 1500

@@ -15,7 +15,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from bot.commit_policy import fold_name
+from bot.core.globs import fold_name
 from bot.errors import GitError
 
 

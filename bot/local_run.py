@@ -16,12 +16,13 @@ from typing import TextIO
 from temporalio.client import Client
 
 from bot.agents.model import ModelClient
-from bot.commands import Command, CommandKind
+from bot.core.commands import Command, CommandKind
+from bot.core.targets import CommentKind, RepoRef
 from bot.forge import LocalForge
 from bot.gitops import MirrorCache
 from bot.run_activities import RunActivities
 from bot.run_state import RunProgress
-from bot.shared import CommandRequest, CommentKind, RepoRef
+from bot.shared import CommandRequest
 from bot.temporal import build_run_worker
 from bot.workflow import RunWorkflow
 

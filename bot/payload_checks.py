@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.shared import CommentKind
+from bot.core.targets import CommentKind
 
 _LEGACY_REPOSITORY_NODE = re.compile(r"0\d\d:Repository([1-9]\d*)")
 # msgpack unsigned integer tags and their sizes in bytes.

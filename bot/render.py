@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from bot.commands import MAX_TASK_CHARS
+from bot.core.commands import MAX_TASK_CHARS
 from bot.report_md import app_url, inline, login
 
 HELP = """\

@@ -12,12 +12,12 @@ import re
 from collections.abc import Sequence
 
 from bot import commit_text
-from bot.plan import Plan
+from bot.core.plan import Plan
+from bot.core.results import TestRound
 from bot.report_cost import run_cost
 from bot.report_md import app_url, fenced, login, shorten
 from bot.report_plan import PLAN_MARKER, AgentLine, plan_comment
 from bot.report_pr import PR_MARKER, pr_body
-from bot.run_models import TestRound
 
 __all__ = [
     "PLAN_MARKER",

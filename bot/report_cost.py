@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.plan import Role
-from bot.pricing import PRICES_ENV, PriceTable
+from bot.core.plan import ORCHESTRATOR, role_rank
+from bot.core.pricing import PRICES_ENV, PriceTable
+from bot.core.results import AgentResult, AgentStatus
+from bot.core.usage import Usage
 from bot.report_md import code_span, dollars, inline, table
-from bot.run_models import AgentResult, AgentStatus, Usage
-
-ORCHESTRATOR = "orchestrator"
-
-
-def _role_rank(role: str) -> tuple[int, str]:
-    roles = [r.value for r in Role]
-    return (roles.index(role) if role in roles else len(roles), role)
 
 
 def cost_rows(
@@ -31,7 +25,7 @@ def cost_rows(
         )
     rows = []
     for (role, model), (runs, turns, usage) in sorted(
-        grouped.items(), key=lambda item: _role_rank(item[0][0])
+        grouped.items(), key=lambda item: role_rank(item[0][0])
     ):
         name = inline(role, 40)
         label = name if runs == 1 else f"{name} ({runs} runs)"

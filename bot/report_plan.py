@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
-from bot.plan import Contract, Plan, Role
+from bot.core.plan import Contract, Plan, Role
+from bot.core.results import AgentStatus, TestRound
 from bot.report_md import (
     Section,
     app_url,
@@ -24,7 +25,6 @@ from bot.report_md import (
     table,
     tokens,
 )
-from bot.run_models import AgentStatus, TestRound
 
 PLAN_MARKER = "<!-- orchestrate:plan -->"
 ALL_ROLES = len(Role)

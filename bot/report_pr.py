@@ -12,9 +12,11 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.memory import Memory, Note
-from bot.plan import Plan
-from bot.pricing import PriceTable
+from bot.core.memory import Memory, Note
+from bot.core.plan import Plan
+from bot.core.pricing import PriceTable
+from bot.core.results import AgentResult, Span, TestRound
+from bot.core.usage import Usage
 from bot.report_cost import render_cost
 from bot.report_md import (
     Section,
@@ -28,7 +30,6 @@ from bot.report_md import (
     table,
 )
 from bot.report_plan import details, keep_head
-from bot.run_models import AgentResult, Span, TestRound, Usage
 
 PR_MARKER = "<!-- orchestrate:pr -->"
 OUTPUT_CHARS = (6000, 2500, 1000, 300, 0)  # test output shown per failing round, then less

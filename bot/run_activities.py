@@ -17,12 +17,16 @@ from bot.agent_runner import AgentRunner
 from bot.agents.context import SharedContext, warm_request
 from bot.agents.model import ModelClient, usage_of
 from bot.agents.planner import make_plan
-from bot.attribution import render_table
+from bot.core.attribution import render_table
+from bot.core.pricing import PriceTable
+from bot.core.remote import Remote
+from bot.core.repo_config import CONFIG_PATH, parse_repo_config
+from bot.core.results import AgentResult, TestRound
+from bot.core.targets import Target
+from bot.core.usage import Usage
 from bot.errors import ConfigError, GitError, ModelError, PlanInvalid
-from bot.forge import FollowUp, Forge, PullInfo, Remote
+from bot.forge import FollowUp, Forge, PullInfo
 from bot.gitops import MirrorCache, Worktree, attribute_range, open_worktree
-from bot.pricing import PriceTable
-from bot.repo_config import CONFIG_PATH, parse_repo_config
 from bot.run_io import (
     AgentInput,
     AttributeInput,
@@ -40,9 +44,7 @@ from bot.run_io import (
     TestInput,
     WarmInput,
 )
-from bot.run_models import AgentResult, TestRound, Usage
 from bot.sandbox import SandboxLimits, run_sandboxed
-from bot.shared import Target
 
 SUMMARY_MAX_FILES = 300
 README_HEAD_LINES = 60

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from bot.core.plan import Plan, Role
+from bot.core.pricing import PriceTable
+from bot.core.repo_config import RepoConfig
+from bot.core.targets import Target
+from bot.core.usage import Usage
 from bot.github import Reaction
-from bot.plan import Plan, Role
-from bot.pricing import PriceTable
-from bot.repo_config import RepoConfig
-from bot.run_models import Usage
-from bot.shared import Target
 
 
 class ContextInput(BaseModel):

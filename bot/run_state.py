@@ -19,21 +19,23 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from bot import decisions, report
+    from bot import report
     from bot.calls import github_call
+    from bot.core import decisions
+    from bot.core.memory import Memory
+    from bot.core.plan import Plan, Role
+    from bot.core.pricing import PriceTable
+    from bot.core.repo_config import RepoConfig
+    from bot.core.results import AgentResult, AgentStatus, Span, TestRound
+    from bot.core.targets import Target
+    from bot.core.usage import Usage
     from bot.forge import FollowUp
-    from bot.memory import Memory
-    from bot.plan import Plan, Role
-    from bot.pricing import PriceTable
-    from bot.repo_config import RepoConfig
     from bot.run_activities import RunActivities
     from bot.run_io import (
         AgentInput,
         EditInput,
         PostInput,
     )
-    from bot.run_models import AgentResult, AgentStatus, Span, TestRound, Usage
-    from bot.shared import Target
 
 T = TypeVar("T")
 STATUS_EDIT_INTERVAL = timedelta(seconds=3)

@@ -7,8 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.core.pricing import PriceTable
 from bot.errors import ConfigError
-from bot.pricing import PriceTable
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_TASK_QUEUE = "orchestrate"

@@ -2,36 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel
 
-from bot.commands import Command
-
-
-class CommentKind(StrEnum):
-    ISSUE = "issue_comment"
-    REVIEW = "review_comment"
-
-
-class RepoRef(BaseModel, frozen=True):
-    id: int
-    owner: str
-    name: str
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
-class Target(BaseModel, frozen=True):
-    """The conversation a command is answered in: an issue (or PR) and the comment."""
-
-    installation_id: int
-    repo: RepoRef
-    issue_number: int
-    comment_kind: CommentKind
-    comment_id: int
+from bot.core.commands import Command
+from bot.core.targets import CommentKind, RepoRef, Target
 
 
 class CommandRequest(BaseModel, frozen=True):

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from bot.commit_policy import MAX_TARGET_CHARS, REGULAR, SYMLINK, StagedEntry
+from bot.core.commit_policy import MAX_TARGET_CHARS, REGULAR, SYMLINK, StagedEntry
 from bot.gitparse import parse_batch, parse_batch_check, parse_ls_files_stage_z, parse_raw_diff_z
 from bot.gitrun import GitResult
 

@@ -17,11 +17,11 @@ from temporalio.worker import Worker
 from bot.activities import GitHubActivities, TemporalActivities
 from bot.agents.model import ModelClient
 from bot.command_workflow import CommandWorkflow
+from bot.core.pricing import PriceTable
 from bot.errors import ConfigError
 from bot.forge import GitHubForge
 from bot.github import GitHubApp
 from bot.gitops import MirrorCache
-from bot.pricing import PriceTable
 from bot.run_activities import RunActivities
 from bot.shared import CommandRequest, command_workflow_id
 from bot.workflow import RunWorkflow

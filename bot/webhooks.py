@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.commands import Command, parse_command
+from bot.core.commands import Command, parse_command
+from bot.core.targets import CommentKind, RepoRef
 from bot.payload_checks import PayloadProblem, check_comment_payload
-from bot.shared import CommandRequest, CommentKind, RepoRef
+from bot.shared import CommandRequest
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,16 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from bot import decisions, report
+    from bot import report
     from bot.calls import GITHUB_RETRY, github_call
+    from bot.core import decisions
+    from bot.core.memory import Memory, MemoryWrite, Note
+    from bot.core.plan import Role
+    from bot.core.repo_config import RepoConfig
+    from bot.core.results import AgentStatus, TestRound
+    from bot.core.targets import Target
     from bot.errors import MemoryRefused
     from bot.forge import FollowUp
-    from bot.memory import Memory, MemoryWrite, Note
-    from bot.plan import Role
-    from bot.repo_config import RepoConfig
     from bot.run_activities import RunActivities
     from bot.run_io import (
         AgentInput,
@@ -35,9 +38,8 @@ with workflow.unsafe.imports_passed_through():
         TestInput,
         WarmInput,
     )
-    from bot.run_models import AgentStatus, TestRound
     from bot.run_state import MODEL_RETRY, RunCancelled, RunProgress, RunState
-    from bot.shared import CommandRequest, Target
+    from bot.shared import CommandRequest
 
 
 @workflow.defn

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import gitscrub
-from bot.commit_policy import IN_GIT, Refusal, WritePolicy, screen
+from bot.core.commit_policy import IN_GIT, Refusal, WritePolicy, screen
+from bot.core.decisions import require_own_branch
+from bot.core.remote import Remote
 from bot.errors import GitError, RebaseConflict
 from bot.gitparse import AGENT_TRAILER
-from bot.gitremote import Remote
 from bot.gitrun import GitResult
 from bot.gitscrub import delete_tree
 from bot.staging import chunks, remove_entries, staged_entries
@@ -25,18 +26,11 @@ from bot.staging import chunks, remove_entries, staged_entries
 if TYPE_CHECKING:
     from bot.gitops import MirrorCache
 
-BRANCH_PREFIX = "orchestrate/"
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _FORGED_TRAILER = re.compile(rf"^[ \t]*{AGENT_TRAILER}[ \t]*:.*$\n?", re.IGNORECASE | re.MULTILINE)
 _FLOOR = WritePolicy(denied_globs=())
 _SCREEN_ROUNDS = 5
 _MARKER = re.compile(r"^(.*):\d+: leftover conflict marker$")
-
-
-def require_own_branch(branch: str) -> None:
-    """The app writes only under its own prefix (DESIGN.md, security model)."""
-    if not branch.startswith(BRANCH_PREFIX) or ".." in branch or branch.endswith((".lock", "/")):
-        raise GitError(f"refusing to write branch {branch!r}: only {BRANCH_PREFIX}* is allowed")
 
 
 class Worktree:

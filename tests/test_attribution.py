@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.attribution import (
+from bot.core.attribution import (
     Attribution,
     Hunk,
     LineCount,
@@ -17,10 +17,9 @@ from bot.attribution import (
     render_table,
     trace_removals,
 )
+from bot.core.diff import FileDiff, RawHunk
 from bot.gitops import attribute_range, blame_porcelain, diff_hunks, diff_numstat
 from bot.gitparse import (
-    FileDiff,
-    RawHunk,
     parse_agent_log,
     parse_blame_porcelain,
     parse_commit_patches,
@@ -162,7 +161,12 @@ def test_attribute_gives_gitlinks_whole_file_rows_and_keeps_the_totals() -> None
         f"\x1e{SHA_A}\n{GITLINK_DIFF}\x1e{SHA_B}\n"
         + GITLINK_DIFF.split("diff --git a/vendor/gone")[0]
     )
-    result = attribute(GITLINK_DIFF, {"text.txt": ""}, history, {SHA_A: "implement", SHA_B: "docs"})
+    result = attribute(
+        parse_diff(GITLINK_DIFF),
+        {"text.txt": {}},
+        parse_commit_patches(history),
+        {SHA_A: "implement", SHA_B: "docs"},
+    )
     rows = {h.path: h for h in result.hunks}
     assert [rows[p].kind for p in ("vendor/new", "vendor/moved", "vendor/gone")] == [
         "submodule"
@@ -243,7 +247,12 @@ def test_attribute_splits_a_mixed_hunk_and_counts_unknown_lines() -> None:
     diff = "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -2 +2,3 @@\n-y\n+Y\n+z\n+w\n"
     blame = f"{SHA_A} 2 2 1\n\tY\n{SHA_B} 3 3 1\n\tz\n{SHA_C} 4 4 1\n\tw\n"
     patches = f"\x1e{SHA_A}\n\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -2 +2 @@\n-y\n+Y\n"
-    result = attribute(diff, {"f": blame}, patches, {SHA_A: "implement", SHA_B: "test"})
+    result = attribute(
+        parse_diff(diff),
+        {"f": parse_blame_porcelain(blame)},
+        parse_commit_patches(patches),
+        {SHA_A: "implement", SHA_B: "test"},
+    )
     [hunk] = result.hunks
     assert (hunk.agents, hunk.commits) == (["implement", "test", "unknown"], [SHA_A, SHA_B])
     assert hunk.lines_by_agent == {

@@ -14,8 +14,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from bot import render
-from bot.commands import MAX_TASK_CHARS
-from bot.shared import CommentKind, command_workflow_id, run_workflow_id
+from bot.core.commands import MAX_TASK_CHARS
+from bot.core.targets import CommentKind
+from bot.shared import command_workflow_id, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers
 from tests.support.stack import eventually, eventually_async, running_worker, webhook_client

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot.commands import MAX_BODY_CHARS, MAX_TASK_CHARS, Command, CommandKind, parse_command
+from bot.core.commands import MAX_BODY_CHARS, MAX_TASK_CHARS, Command, CommandKind, parse_command
 
 
 @pytest.mark.parametrize(

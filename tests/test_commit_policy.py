@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commit_policy import (
+from bot.core.commit_policy import (
     DENIED,
     IN_GIT,
     OUTSIDE,
@@ -17,8 +17,8 @@ from bot.commit_policy import (
     resolve_link,
     screen,
 )
+from bot.core.repo_config import parse_repo_config
 from bot.errors import ConfigError
-from bot.repo_config import parse_repo_config
 
 MIB = 1024 * 1024
 DEFAULT = WritePolicy()

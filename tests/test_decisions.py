@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.decisions import (
+from bot.core.decisions import (
     choose_fixer,
     run_budget_reached,
     scratch_branch,
@@ -12,8 +12,9 @@ from bot.decisions import (
     total_usage,
     trim_output,
 )
-from bot.plan import Role
-from bot.run_models import AgentResult, AgentStatus, Usage
+from bot.core.plan import Role
+from bot.core.results import AgentResult, AgentStatus
+from bot.core.usage import Usage
 
 ALL = [Role.IMPLEMENT, Role.TEST, Role.DOCS]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.remote import Credential, Remote
 from bot.errors import GitError, RebaseConflict
 from bot.gitmirror import MIRROR_CONFIG, MIRROR_CONFIG_LIST, tampering, write_pristine_config
 from bot.gitops import (
     MirrorCache,
-    Remote,
     Worktree,
     create_branch,
     diff_numstat,
@@ -21,7 +21,6 @@ from bot.gitops import (
     open_worktree,
 )
 from bot.gitparse import parse_agent_log
-from bot.gitremote import Credential
 from bot.gitrun import FIXED_CONFIG, run_git
 from bot.gitscrub import remove_nested_repos
 from tests.attacks.hostile_git import commit_gitlink

@@ -7,9 +7,9 @@ import pytest
 from temporalio.client import Client
 
 from bot.agent_runner import WorkflowMemory
+from bot.core.memory import MAX_NOTES, MAX_VALUE_CHARS, Memory, MemoryWrite, WriteMode, check_write
+from bot.core.plan import Role
 from bot.errors import MemoryRefused
-from bot.memory import MAX_NOTES, MAX_VALUE_CHARS, Memory, MemoryWrite, WriteMode, check_write
-from bot.plan import Role
 from bot.run_io import AgentProgress
 
 

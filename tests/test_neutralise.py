@@ -9,10 +9,13 @@ from collections.abc import Callable
 import pytest
 
 from bot import commit_text, report
-from bot.attribution import Attribution, Hunk, LineCount, render_table
-from bot.memory import Memory, Note
-from bot.plan import Contract, Interface, Plan, Role, SubTask
-from bot.pricing import PriceTable
+from bot.core.attribution import Attribution, Hunk, LineCount, render_table
+from bot.core.memory import Memory, Note
+from bot.core.plan import Contract, Interface, Plan, Role, SubTask
+from bot.core.pricing import PriceTable
+from bot.core.results import AgentResult, AgentStatus, Span
+from bot.core.results import TestRound as Round
+from bot.core.usage import Usage
 from bot.report_md import (
     ZWSP,
     block,
@@ -24,8 +27,6 @@ from bot.report_md import (
     table,
 )
 from bot.report_plan import details
-from bot.run_models import AgentResult, AgentStatus, Span, Usage
-from bot.run_models import TestRound as Round
 from tests.support.gfm import plain_links, render
 from tests.support.hostile import HOSTILE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.plan import PLAN_TOOL_NAME, Plan, Role, plan_tool
+from bot.core.plan import PLAN_TOOL_NAME, Plan, Role, plan_tool
 from tests.support.project import plan_input
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.pricing import PRICES_ENV, Price, PriceTable
+from bot.core.usage import Usage
 from bot.errors import ConfigError
-from bot.pricing import PRICES_ENV, Price, PriceTable
-from bot.run_models import Usage
 
 USAGE = Usage(
     input_tokens=120_000, output_tokens=8_000, cache_read_tokens=500_000, cache_write_tokens=40_000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.plan import Role
+from bot.core.repo_config import RepoConfig, parse_repo_config
 from bot.errors import ConfigError
-from bot.plan import Role
-from bot.repo_config import RepoConfig, parse_repo_config
 
 
 def test_missing_or_empty_file_gives_defaults() -> None:

@@ -8,13 +8,14 @@ import pytest
 
 from bot import render as render_module
 from bot import report
-from bot.attribution import Attribution, Hunk, LineCount, render_table
-from bot.memory import Memory, Note
-from bot.plan import Contract, Interface, Plan, Role, SubTask
-from bot.pricing import PriceTable
+from bot.core.attribution import Attribution, Hunk, LineCount, render_table
+from bot.core.memory import Memory, Note
+from bot.core.plan import Contract, Interface, Plan, Role, SubTask
+from bot.core.pricing import PriceTable
+from bot.core.results import AgentResult, AgentStatus, Span
+from bot.core.results import TestRound as Round
+from bot.core.usage import Usage
 from bot.report_md import GITHUB_BODY_LIMIT, ZWSP, size
-from bot.run_models import AgentResult, AgentStatus, Span, Usage
-from bot.run_models import TestRound as Round
 from tests.support.gfm import render
 
 SONNET = "claude-sonnet-4-6"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.attribution import render_table
+from bot.core.attribution import render_table
 from bot.githistory import attribute_range
 from bot.report import PLAN_MARKER
 from tests.fakehub import FakeHub

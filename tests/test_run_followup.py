@@ -6,7 +6,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bot.attribution import render_table
+from bot.core.attribution import render_table
 from bot.githistory import attribute_range
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, Turn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sanitize import clean, data_block, wrap
+from bot.core.untrusted import clean, data_block, wrap
 
 
 def test_html_comments_are_removed_including_multiline_and_unterminated() -> None:

@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.commands import CommandKind
+from bot.core.commands import CommandKind
+from bot.core.targets import CommentKind
 from bot.payload_checks import repository_id_in_node_id
-from bot.shared import CommandRequest, CommentKind
+from bot.shared import CommandRequest
 from bot.webapp import create_app
 from bot.webhooks import (
     Event,

@@ -18,10 +18,10 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from bot.memory import Note
-from bot.plan import Plan, Role, SubTask
-from bot.repo_config import RepoConfig
-from bot.sanitize import clean, data_block, wrap
+from bot.core.memory import Note
+from bot.core.plan import Plan, Role, SubTask
+from bot.core.repo_config import RepoConfig
+from bot.core.untrusted import clean, data_block, wrap
 
 __all__ = [
     "EDITOR_TOOL",
@@ -43,7 +43,6 @@ RUN_TOOL = "run"
 MEMORY_TOOL = "memory"
 CACHE_CONTROL = {"type": "ephemeral"}
 MAX_SUMMARY_CHARS = 40_000
-MAX_FEEDBACK_CHARS = 12_000
 # The Messages API docs: `max_tokens: 0` populates the prompt cache without generating.
 WARM_MAX_TOKENS = 0
 
@@ -178,7 +177,8 @@ def agent_prompt(
         files = ", ".join(f"`{name}`" for name in subtask.files) or "(none named)"
         parts.append(render("subtask", goal=subtask.goal, acceptance=acceptance, files=files))
     if feedback:
-        output = data_block("test_output", feedback, limit=MAX_FEEDBACK_CHARS)
+        # Already trimmed by the workflow (decisions.trim_output); only the generic cap here.
+        output = data_block("test_output", feedback)
         parts.append(render("fix", test_command=test_command or "(none)", output=output))
     if conflict_files:
         listed = "\n".join(f"- `{clean(name, limit=300)}`" for name in conflict_files)

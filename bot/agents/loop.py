@@ -26,8 +26,9 @@ from bot.agents.context import SharedContext, agent_prompt, memory_update
 from bot.agents.limits import AgentBudget, elide_history, json_size
 from bot.agents.model import ModelClient, usage_of
 from bot.agents.toolbox import MemoryPort, ToolOutcome, ToolPort
-from bot.plan import Role, SubTask
-from bot.run_models import AgentStatus, Usage
+from bot.core.plan import Role, SubTask
+from bot.core.results import AgentStatus
+from bot.core.usage import Usage
 
 __all__ = ["AgentBudget", "AgentSpec", "LoopOutcome", "TurnInfo", "run_agent"]
 

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 import anthropic
 from anthropic.types import Message
 
+from bot.core.usage import Usage
 from bot.errors import ModelError
-from bot.run_models import Usage
 
 __all__ = ["AnthropicModel", "ModelClient", "usage_of"]
 

@@ -20,13 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from bot.commit_policy import (
-    DEFAULT_DENIED_WRITE_GLOBS,
-    WritePolicy,
-    fold_name,
-    glob_matches,
-    path_refusal,
-)
+from bot.core.commit_policy import DEFAULT_DENIED_WRITE_GLOBS, WritePolicy, path_refusal
+from bot.core.globs import fold_name, glob_matches
 from bot.errors import PathRefused
 
 __all__ = ["DEFAULT_DENIED_WRITE_GLOBS", "glob_matches", "resolve_in_worktree"]

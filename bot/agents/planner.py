@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from bot.agents.context import render
 from bot.agents.model import ModelClient, usage_of
+from bot.core.plan import PLAN_TOOL_NAME, Plan, Role, plan_tool
+from bot.core.untrusted import data_block
+from bot.core.usage import Usage
 from bot.errors import PlanInvalid
-from bot.plan import PLAN_TOOL_NAME, Plan, Role, plan_tool
-from bot.run_models import Usage
-from bot.sanitize import data_block
 
 __all__ = ["PlanOutcome", "make_plan"]
 

@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from bot.agents.context import EDITOR_TOOL, MEMORY_TOOL, RUN_TOOL, SEARCH_TOOL
 from bot.agents.fs_tools import TextEditor, git_grep
 from bot.agents.limits import ToolLimits, json_size
-from bot.commit_policy import WritePolicy
+from bot.core.commit_policy import WritePolicy
+from bot.core.memory import MAX_VALUE_CHARS, Memory, MemoryWrite, Note, WriteMode, check_write
 from bot.errors import MemoryRefused, PathRefused, SandboxError, ToolError
-from bot.memory import MAX_VALUE_CHARS, Memory, MemoryWrite, Note, WriteMode, check_write
 from bot.sandbox import SandboxLimits, run_sandboxed
 
 __all__ = ["MemoryPort", "ToolLimits", "ToolOutcome", "ToolPort", "Toolbox"]

@@ -20,9 +20,9 @@ from bot.agents.context import (
 from bot.agents.loop import AgentBudget, AgentSpec, run_agent
 from bot.agents.model import AnthropicModel, usage_of
 from bot.agents.toolbox import Toolbox
-from bot.memory import Memory, MemoryWrite, Note
-from bot.plan import Plan, Role
-from bot.repo_config import RepoConfig
+from bot.core.memory import Memory, MemoryWrite, Note
+from bot.core.plan import Plan, Role
+from bot.core.repo_config import RepoConfig
 from tests.fakes import ScriptedModel, Turn
 
 MODEL = "claude-sonnet-4-6"

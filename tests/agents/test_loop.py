@@ -16,11 +16,12 @@ from bot.agents.context import SharedContext
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import AnthropicModel
 from bot.agents.toolbox import Toolbox
-from bot.commit_policy import WritePolicy, denied_globs
+from bot.core.commit_policy import WritePolicy, denied_globs
+from bot.core.memory import Memory, MemoryWrite, Note
+from bot.core.plan import Plan, Role
+from bot.core.results import AgentStatus
+from bot.core.usage import Usage
 from bot.errors import ModelError
-from bot.memory import Memory, MemoryWrite, Note
-from bot.plan import Plan, Role
-from bot.run_models import AgentStatus, Usage
 from bot.sandbox import sandbox_available
 from tests.fakes import RecordedRequest, ScriptedModel, ToolCall, Turn
 

@@ -13,8 +13,8 @@ import pytest
 
 from bot.agents.limits import ToolLimits
 from bot.agents.toolbox import Toolbox
+from bot.core.memory import Memory, MemoryWrite, Note
 from bot.errors import MemoryRefused
-from bot.memory import Memory, MemoryWrite, Note
 from bot.sandbox import sandbox_available
 
 EDITOR = "str_replace_based_edit_tool"

@@ -14,15 +14,15 @@ import pytest
 from temporalio.client import Client
 
 from bot.agents.grep import git_grep
+from bot.core.remote import Credential, Remote
+from bot.core.targets import CommentKind, RepoRef, Target
 from bot.errors import GitError, GitHubError
 from bot.forge import GitHubForge
 from bot.github import GitHubApp
 from bot.gitmirror import MIRROR_CONFIG
-from bot.gitops import MirrorCache, Remote, Worktree, attribute_range, create_branch, open_worktree
-from bot.gitremote import Credential
+from bot.gitops import MirrorCache, Worktree, attribute_range, create_branch, open_worktree
 from bot.gitrun import git_command, run_git
 from bot.sandbox import run_sandboxed, sandbox_available
-from bot.shared import CommentKind, RepoRef, Target
 from tests.attacks.hostile_git import Listener, Payload, commit_gitlink, plain_git, plant_repo
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, ToolCall, Turn

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.run_models import AgentStatus
+from bot.core.results import AgentStatus
 from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel, ToolCall, Turn
 from tests.support.project import (

@@ -14,12 +14,12 @@ import pytest
 from temporalio.client import Client
 
 from bot.agent_runner import write_policy
-from bot.commit_policy import DENIED, IN_GIT, OUTSIDE, SUBMODULE, Refusal
+from bot.core.commit_policy import DENIED, IN_GIT, OUTSIDE, SUBMODULE, Refusal
+from bot.core.plan import Role
+from bot.core.remote import Remote
+from bot.core.repo_config import RepoConfig
 from bot.gitops import MirrorCache, Worktree, open_worktree
-from bot.gitremote import Remote
 from bot.gitrun import run_git
-from bot.plan import Role
-from bot.repo_config import RepoConfig
 from bot.sandbox import run_sandboxed, sandbox_available
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, ToolCall, Turn

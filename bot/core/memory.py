@@ -10,8 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from bot.core.plan import Plan
 from bot.errors import MemoryRefused
-from bot.plan import Plan
 
 MAX_KEY_CHARS = 100
 MAX_VALUE_CHARS = 4000

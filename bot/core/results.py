@@ -1,4 +1,4 @@
-"""What a run records as it goes: agent results, usage, test rounds, timeline spans."""
+"""What a run records as it goes: agent results, test rounds, timeline spans."""
 
 from __future__ import annotations
 
@@ -6,31 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from bot.commit_policy import Refusal
-
-
-class Usage(BaseModel):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
-            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
-        )
-
-    @property
-    def total(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-        )
+from bot.core.commit_policy import Refusal
+from bot.core.usage import Usage
 
 
 class AgentStatus(StrEnum):

@@ -20,7 +20,7 @@ from markdown_it.common.utils import MD_TRIM_CHARS
 from markdown_it.rules_inline import StateInline, escape, html_inline, newline
 from markdown_it.token import Token
 
-from bot.html_state import HtmlState
+from bot.core.html_state import HtmlState
 
 _BREAKS = frozenset({"softbreak", "hardbreak"})
 # Inline tokens whose content a reader sees as text (an image's alt text is not on the line).

@@ -7,9 +7,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.commit_policy import DEFAULT_MAX_COMMIT_BYTES, DEFAULT_MAX_FILE_BYTES
+from bot.core.commit_policy import DEFAULT_MAX_COMMIT_BYTES, DEFAULT_MAX_FILE_BYTES
+from bot.core.plan import Role
 from bot.errors import ConfigError
-from bot.plan import Role
 
 CONFIG_PATH = ".github/orchestrate.yml"
 DEFAULT_MODEL = "claude-sonnet-4-6"

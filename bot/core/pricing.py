@@ -34,8 +34,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from bot.core.usage import Usage
 from bot.errors import ConfigError
-from bot.run_models import Usage
 
 PRICES_ENV = "ORCHESTRATE_PRICES"
 PER_TOKENS = 1_000_000

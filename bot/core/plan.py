@@ -16,6 +16,21 @@ class Role(StrEnum):
     DOCS = "docs"
 
 
+# Who else may be named where work is counted: the planner's own calls, and commits that carry
+# no agent trailer.
+ORCHESTRATOR = "orchestrator"
+UNKNOWN_AGENT = "unknown"
+
+
+def role_rank(name: str) -> tuple[int, str]:
+    """The order in which tables list who did work: the plan's roles, the orchestrator, any
+    other name alphabetically, and "unknown" last."""
+    order = [*(role.value for role in Role), ORCHESTRATOR]
+    if name in order:
+        return order.index(name), name
+    return len(order) + (name == UNKNOWN_AGENT), name
+
+
 class Interface(BaseModel):
     """One thing the agents must agree on: a function, a CLI flag, a config key, a class."""
 

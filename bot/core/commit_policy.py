@@ -29,12 +29,12 @@ worktree), the app commits only what `screen` accepts. Rules, for every staged e
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
+
+from bot.core.globs import covered, denied, fold_name
 
 __all__ = [
     "APP_CONFIG_GLOBS",
@@ -46,7 +46,6 @@ __all__ = [
     "StagedEntry",
     "WritePolicy",
     "denied_globs",
-    "glob_matches",
     "path_refusal",
     "reportable",
     "resolve_link",
@@ -82,8 +81,7 @@ DENIED = "writing here is not allowed"
 IN_GIT = ".git is off limits"
 SUBMODULE = "submodules are not allowed"
 
-# Characters HFS+ ignores in names, and bidi or line separators that hide what a name says.
-_IGNORABLE = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+# Bidi or line separators that hide what a name says.
 _BAD_NAME = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
@@ -195,19 +193,11 @@ def path_refusal(path: str, policy: WritePolicy) -> str | None:
         return IN_GIT
     if ".gitmodules" in folded and not policy.allow_submodules:
         return SUBMODULE
-    if _denied("/".join(folded), policy.denied_globs):
+    if denied("/".join(folded), policy.denied_globs):
         return DENIED
-    if policy.allowed_globs is not None and not _covered(path, policy.allowed_globs):
+    if policy.allowed_globs is not None and not covered(path, policy.allowed_globs):
         return OUTSIDE
     return None
-
-
-def fold_name(name: str) -> str:
-    """A name as a case-insensitive client compares it: NFC, casefolded, HFS-ignorable
-    characters dropped, an NTFS stream suffix (`name::$DATA`) and trailing dots and spaces
-    dropped."""
-    name = _IGNORABLE.sub("", unicodedata.normalize("NFC", name)).casefold().split(":", 1)[0]
-    return name.rstrip(". ") or name
 
 
 def resolve_link(path: str, symlinks: Mapping[str, str]) -> str | None:
@@ -232,11 +222,6 @@ def resolve_link(path: str, symlinks: Mapping[str, str]) -> str | None:
             return None
         todo = target.split("/") + todo  # relative to the link's directory: `out` stays
     return "/".join(out)
-
-
-def glob_matches(pattern: str, relative_path: str) -> bool:
-    """Whether a slash-separated relative path matches the glob as a whole."""
-    return _glob_regex(pattern).fullmatch(relative_path) is not None
 
 
 def _link_refusal(
@@ -269,34 +254,6 @@ def _link_refusal(
     return None
 
 
-def _denied(folded_path: str, globs: Iterable[str]) -> bool:
-    for glob in globs:
-        pattern = glob.casefold()
-        if _covered(folded_path, (pattern,)):
-            return True
-        protected = _literal_prefix(pattern)
-        if protected and (protected == folded_path or protected.startswith(folded_path + "/")):
-            return True  # the entry stands where the protected directory (or its parent) is
-    return False
-
-
-def _covered(path: str, globs: Iterable[str]) -> bool:
-    """The path or one of its parent directories matches one of the globs."""
-    parts = path.split("/")
-    prefixes = ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
-    return any(glob_matches(glob, prefix) for glob in globs for prefix in prefixes)
-
-
-def _literal_prefix(pattern: str) -> str:
-    """The leading directories of a glob that hold no wildcard: what the glob protects."""
-    literal = []
-    for part in pattern.split("/"):
-        if any(char in part for char in "*?["):
-            break
-        literal.append(part)
-    return "/".join(literal)
-
-
 def _refuse_entangled(entries: Sequence[StagedEntry], refused: dict[str, str]) -> None:
     """Refuse entries whose path is an ancestor or descendant of a refused one, to a fixpoint."""
     changed = True
@@ -311,29 +268,3 @@ def _refuse_entangled(entries: Sequence[StagedEntry], refused: dict[str, str]) -
             if entry.path in ancestors or any(parent in refused for parent in parents):
                 refused[entry.path] = "depends on another refused change"
                 changed = True
-
-
-@lru_cache(maxsize=256)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out), re.DOTALL)

@@ -6,9 +6,14 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from bot.plan import Role
-from bot.run_models import AgentResult, Usage
+from bot.core.plan import Role
+from bot.core.results import AgentResult
+from bot.core.usage import Usage
+from bot.errors import GitError
 
+# The app writes only branches under its own prefix (DESIGN.md, security model).
+BRANCH_PREFIX = "orchestrate/"
+# Test output sent back to an agent in a fix round (head and tail kept).
 MAX_FEEDBACK_CHARS = 6000
 
 # Failures that are the test code's own fault: it does not import, parse or collect.
@@ -32,7 +37,21 @@ def slugify(text: str, max_chars: int = 40) -> str:
 
 
 def scratch_branch(issue_number: int, task: str) -> str:
-    return f"orchestrate/{issue_number}-{slugify(task)}"
+    return f"{BRANCH_PREFIX}{issue_number}-{slugify(task)}"
+
+
+def is_own_branch(branch: str) -> bool:
+    """A branch the app may write: under its prefix, and a plain name there."""
+    return (
+        branch.startswith(BRANCH_PREFIX)
+        and ".." not in branch
+        and not branch.endswith((".lock", "/"))
+    )
+
+
+def require_own_branch(branch: str) -> None:
+    if not is_own_branch(branch):
+        raise GitError(f"refusing to write branch {branch!r}: only {BRANCH_PREFIX}* is allowed")
 
 
 def task_text(

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from bot.markdown_lines import LineStart, RenderedComment, render
+from bot.core.markdown_lines import LineStart, RenderedComment, render
 
 MAX_TASK_CHARS = 8000
 # GitHub refuses longer comment bodies: a longer one did not come from GitHub.

@@ -1,33 +1,26 @@
-"""Which agent wrote which hunk of the final diff, and the markdown table that says so.
+"""Which agent wrote which hunk of the final diff.
 
-Pure: the inputs are git output strings (see bot/githistory.py, whose `attribute_range` runs
-the commands). Added lines are attributed by `git blame` of the head; removed lines by following
-each base line through the commits' patches to the commit that removed it. Counts come from the
-final diff itself, so the totals always equal `git diff --numstat base...head`.
+Pure: the inputs are git's output, parsed (bot/activities/repo.py runs the commands, and
+bot/git/parse.py reads them). Added lines are attributed by `git blame` of the head; removed
+lines by following each base line through the commits' patches to the commit that removed it.
+Counts come from the final diff itself, so the totals always equal
+`git diff --numstat base...head`.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel
 
-from bot.gitparse import (
-    UNKNOWN_AGENT,
-    FileDiff,
-    FileStatus,
-    RawHunk,
-    parse_blame_porcelain,
-    parse_commit_patches,
-    parse_diff,
-)
+from bot.core.diff import FileDiff, FileStatus, RawHunk
+from bot.core.plan import UNKNOWN_AGENT, role_rank
 from bot.report_md import inline
 
 HunkKind = Literal["lines", "binary", "submodule", "renamed", "mode", "empty"]
-_ROLE_ORDER = ("implement", "test", "docs", "orchestrator")
 SHORT_SHA = 7
 
 
@@ -76,7 +69,7 @@ def follow_line(line: int, hunks: Iterable[RawHunk]) -> int | None:
 
 
 def trace_removals(
-    history: list[tuple[str, list[FileDiff]]], lines: Iterable[tuple[str, int]]
+    history: Sequence[tuple[str, list[FileDiff]]], lines: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], str]:
     """For each (base path, base line), the sha of the first commit in `history` removing it.
 
@@ -107,13 +100,6 @@ def _kind(file: FileDiff) -> HunkKind:
     if file.status == "renamed":
         return "renamed"
     return "mode" if file.mode_changed else "empty"
-
-
-def _role_rank(agent: str) -> tuple[int, str]:
-    """Totals list the known roles first, then others alphabetically, "unknown" last."""
-    if agent in _ROLE_ORDER:
-        return _ROLE_ORDER.index(agent), agent
-    return len(_ROLE_ORDER) + (agent == UNKNOWN_AGENT), agent
 
 
 def _lines_hunk(
@@ -152,7 +138,7 @@ def _lines_hunk(
 
 def _whole_file(
     file: FileDiff,
-    history: list[tuple[str, list[FileDiff]]],
+    history: Sequence[tuple[str, list[FileDiff]]],
     agents_by_commit: Mapping[str, str],
 ) -> Hunk:
     """A file without blameable lines (binary, submodule, pure rename, mode change, empty): it
@@ -186,44 +172,51 @@ def _whole_file(
 
 
 def attribute(
-    diff_text: str,
-    blames: Mapping[str, str],
-    removals: str,
+    files: Sequence[FileDiff],
+    blames: Mapping[str, Mapping[int, str]],
+    history: Sequence[tuple[str, list[FileDiff]]],
     agents_by_commit: Mapping[str, str],
 ) -> Attribution:
     """Attribute every hunk of a -U0 diff to the agents whose commits wrote its lines.
 
-    diff_text: `git diff -U0 base...head`. blames: head path → `git blame --line-porcelain`
-    over base..head. removals: `commit_patches` output (first-parent -U0 patches of
-    base..head, oldest first). agents_by_commit: every commit of base..head → its
+    files: `git diff -U0 base...head`, parsed. blames: head path → final line → sha, from
+    `git blame` over base..head. history: the first-parent -U0 patches of base..head, oldest
+    first, as (sha, files). agents_by_commit: every commit of base..head → its
     Orchestrate-Agent role, oldest first. A line whose commit is not in agents_by_commit (or
     is not found at all) counts as "unknown".
     """
-    files = parse_diff(diff_text)
-    history = parse_commit_patches(removals)
-    removed_by = trace_removals(
-        history,
-        (
-            (f.old_path, line)
-            for f in files
-            if f.old_path is not None and not f.submodule
-            for h in f.hunks
-            for line in range(h.old_start, h.old_start + h.old_count)
-        ),
-    )
+    removed_by = trace_removals(history, _base_lines(files))
     hunks: list[Hunk] = []
     for file in files:
         if file.binary or file.submodule or not file.hunks:
             hunks.append(_whole_file(file, history, agents_by_commit))
             continue
-        blamed = parse_blame_porcelain(blames.get(file.new_path or "", ""))
+        blamed = blames.get(file.new_path or "", {})
         for raw in file.hunks:
             old_lines = range(raw.old_start, raw.old_start + raw.old_count)
             new_lines = range(raw.new_start, raw.new_start + raw.new_count)
             removed = [removed_by.get((file.old_path or "", n)) for n in old_lines]
             added = [blamed.get(n) for n in new_lines]
             hunks.append(_lines_hunk(file, raw, added, removed, agents_by_commit))
+    return Attribution(
+        hunks=hunks,
+        totals_by_agent=_totals(hunks),
+        total_added=sum(h.added for h in hunks),
+        total_removed=sum(h.removed for h in hunks),
+    )
 
+
+def _base_lines(files: Sequence[FileDiff]) -> Iterator[tuple[str, int]]:
+    """Every base line the diff removes, as (old path, line); gitlinks have none."""
+    for file in files:
+        if file.old_path is None or file.submodule:
+            continue
+        for hunk in file.hunks:
+            for line in range(hunk.old_start, hunk.old_start + hunk.old_count):
+                yield file.old_path, line
+
+
+def _totals(hunks: Sequence[Hunk]) -> dict[str, LineCount]:
     totals: dict[str, LineCount] = {}
     for hunk in hunks:
         for agent in hunk.agents:  # an agent that only touched a binary file still gets a row
@@ -232,12 +225,7 @@ def attribute(
             total = totals.setdefault(agent, LineCount())
             total.added += count.added
             total.removed += count.removed
-    return Attribution(
-        hunks=hunks,
-        totals_by_agent=dict(sorted(totals.items(), key=lambda item: _role_rank(item[0]))),
-        total_added=sum(h.added for h in hunks),
-        total_removed=sum(h.removed for h in hunks),
-    )
+    return dict(sorted(totals.items(), key=lambda item: role_rank(item[0])))
 
 
 # ---- rendering ----------------------------------------------------------------------------
