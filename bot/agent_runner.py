@@ -14,7 +14,6 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from bot import commit_text
 from bot.agents.context import SharedContext
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import ModelClient
@@ -28,6 +27,7 @@ from bot.core.results import AgentResult, AgentStatus
 from bot.core.usage import Usage
 from bot.errors import GitError, MemoryRefused, RebaseConflict
 from bot.gitops import MirrorCache, Worktree, open_worktree
+from bot.render import commit as commit_text
 from bot.run_io import AgentInput, AgentProgress
 
 log = logging.getLogger(__name__)

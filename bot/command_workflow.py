@@ -10,7 +10,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from bot import render
     from bot.activities import (
         GitHubActivities,
         PermissionInput,
@@ -20,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from bot.calls import github_call
     from bot.core.commands import CommandKind
     from bot.github import Reaction
+    from bot.render import messages as render
     from bot.run_io import PostInput, ReactInput
     from bot.shared import CommandRequest, run_workflow_id
     from bot.workflow import RunWorkflow

@@ -20,6 +20,7 @@ from bot.core.targets import CommentKind, Target
 from bot.errors import GitHubError
 from bot.github import GitHubApp, Reaction
 from bot.gitrun import run_git
+from bot.render import messages
 
 
 class PullInfo(BaseModel):
@@ -116,9 +117,9 @@ class GitHubForge:
             and is_own_branch(pull.head)
         )
         if not ours:
-            return FollowUp(refusal="I only follow up on pull requests that I opened.")
+            return FollowUp(refusal=messages.follow_up_not_ours())
         if not pull.open:
-            return FollowUp(refusal="This pull request is closed; reopen it to follow up.")
+            return FollowUp(refusal=messages.follow_up_closed())
         return FollowUp(branch=pull.head, base=pull.base)
 
     async def open_pull(
@@ -175,7 +176,7 @@ class LocalForge:
         self.emit("reply", body)
 
     async def follow_up(self, target: Target) -> FollowUp:
-        return FollowUp(refusal="A local run has no pull request to follow up on.")
+        return FollowUp(refusal=messages.no_follow_up_locally())
 
     async def open_pull(
         self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool

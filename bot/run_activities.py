@@ -17,7 +17,6 @@ from bot.agent_runner import AgentRunner
 from bot.agents.context import SharedContext, warm_request
 from bot.agents.model import ModelClient, usage_of
 from bot.agents.planner import make_plan
-from bot.core.attribution import render_table
 from bot.core.pricing import PriceTable
 from bot.core.remote import Remote
 from bot.core.repo_config import CONFIG_PATH, parse_repo_config
@@ -27,6 +26,7 @@ from bot.core.usage import Usage
 from bot.errors import ConfigError, GitError, ModelError, PlanInvalid
 from bot.forge import FollowUp, Forge, PullInfo
 from bot.gitops import MirrorCache, Worktree, attribute_range, open_worktree
+from bot.render.attribution import render_table
 from bot.run_io import (
     AgentInput,
     AttributeInput,

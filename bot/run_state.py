@@ -19,9 +19,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from bot import report
     from bot.calls import github_call
-    from bot.core import decisions
+    from bot.core import decisions, pricing, results
     from bot.core.memory import Memory
     from bot.core.plan import Plan, Role
     from bot.core.pricing import PriceTable
@@ -30,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
     from bot.core.targets import Target
     from bot.core.usage import Usage
     from bot.forge import FollowUp
+    from bot.render import messages
+    from bot.render import plan_comment as plan_comment_mod
     from bot.run_activities import RunActivities
     from bot.run_io import (
         AgentInput,
@@ -56,7 +57,7 @@ class RunProgress(BaseModel):
 
     state: str = "planning"
     link: str = ""
-    lines: dict[str, report.AgentLine] = Field(default_factory=dict)
+    lines: dict[str, results.AgentLine] = Field(default_factory=dict)
     rounds: list[TestRound] = Field(default_factory=list)
     pr_url: str = ""
     finished: bool = False
@@ -163,7 +164,7 @@ class RunState:
 
     def _budget_reached(self, config: RepoConfig, started: datetime) -> str | None:
         usage = decisions.total_usage(self._results, self._orchestrator)
-        dollars = report.run_cost(
+        dollars = pricing.run_cost(
             self._results, self._orchestrator, config.models.planner, self._prices
         )
         return decisions.run_budget_reached(
@@ -178,7 +179,7 @@ class RunState:
     async def _fail(self, target: Target, reason: str) -> None:
         self._progress.state = f"failed: {reason}"
         await github_call(
-            RunActivities.post_comment, PostInput(target=target, body=report.run_failed(reason))
+            RunActivities.post_comment, PostInput(target=target, body=messages.run_failed(reason))
         )
 
     def _span(self, label: str, section: str, started: datetime) -> None:
@@ -197,7 +198,7 @@ class RunState:
 
     def _status_body(self) -> str:
         assert self._plan is not None
-        return report.plan_comment(
+        return plan_comment_mod.plan_comment(
             self._plan,
             task_title=self._title,
             states=self._progress.lines,

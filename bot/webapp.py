@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.render import setup_page
+from bot.render.messages import setup_page
 from bot.webhooks import (
     Outcome,
     Router,

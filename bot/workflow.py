@@ -13,9 +13,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from bot import report
     from bot.calls import GITHUB_RETRY, github_call
-    from bot.core import decisions
+    from bot.core import decisions, results
     from bot.core.memory import Memory, MemoryWrite, Note
     from bot.core.plan import Role
     from bot.core.repo_config import RepoConfig
@@ -23,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from bot.core.targets import Target
     from bot.errors import MemoryRefused
     from bot.forge import FollowUp
+    from bot.render import messages, states
+    from bot.render import pr_body as pr_body_mod
     from bot.run_activities import RunActivities
     from bot.run_io import (
         AgentInput,
@@ -109,7 +110,7 @@ class RunWorkflow(RunState):
         try:
             await self._run(request, target, started)
         except RunCancelled:
-            self._set_state(report.cancelled_state(self._cancelled_by or "someone"))
+            self._set_state(states.cancelled_state(self._cancelled_by or "someone"))
             self._mark_unfinished(AgentStatus.CANCELLED)
         except Exception as exc:
             failure = exc
@@ -178,7 +179,7 @@ class RunWorkflow(RunState):
         plan = self._plan = planned.plan
         self._memory.plan = plan
         self._progress.lines = {
-            role.value: report.AgentLine(status=AgentStatus.QUEUED) for role in plan.roles
+            role.value: results.AgentLine(status=AgentStatus.QUEUED) for role in plan.roles
         }
         waiting = config.require_approval
         self._progress.state = "waiting for approval" if waiting else "running"
@@ -187,11 +188,11 @@ class RunWorkflow(RunState):
         )
         self._status_comment, self._progress.link = posted.id, posted.html_url
         if waiting and not await self._approved(config):
-            self._set_state(report.approval_expired_state(config.approval_timeout_hours))
+            self._set_state(states.approval_expired_state(config.approval_timeout_hours))
             await github_call(
                 RunActivities.post_comment,
                 PostInput(
-                    target=target, body=report.approval_expired(config.approval_timeout_hours)
+                    target=target, body=messages.approval_expired(config.approval_timeout_hours)
                 ),
             )
             return
@@ -301,9 +302,9 @@ class RunWorkflow(RunState):
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=GITHUB_RETRY,
         )
-        draft_reason = report.draft_reason(rounds, config.max_rounds, budget_note)
+        draft_reason = pr_body_mod.draft_reason(rounds, config.max_rounds, budget_note)
         self._span("pull request", "pull request", pr_started)
-        body = report.pr_body(
+        body = pr_body_mod.pr_body(
             plan=self._plan,
             # Issue numbers start at 1; `bot run` uses 0 for "no issue".
             issue_number=request.issue_number
@@ -325,7 +326,7 @@ class RunWorkflow(RunState):
                 target=target,
                 head=branch,
                 base=self._follow_up.base if self._follow_up else context.default_branch,
-                title=report.pr_title(self._plan, request.issue_title),
+                title=pr_body_mod.pr_title(self._plan, request.issue_title),
                 body=body,
                 draft=draft_reason is not None,
             ),
@@ -337,7 +338,7 @@ class RunWorkflow(RunState):
                 RunActivities.reply,
                 PostInput(
                     target=target,
-                    body=report.follow_up_reply(
+                    body=messages.follow_up_reply(
                         commits=commits, rounds=rounds, pr_url=pull.html_url
                     ),
                 ),

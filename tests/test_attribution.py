@@ -14,7 +14,6 @@ from bot.core.attribution import (
     LineCount,
     attribute,
     follow_line,
-    render_table,
     trace_removals,
 )
 from bot.core.diff import FileDiff, RawHunk
@@ -28,6 +27,7 @@ from bot.gitparse import (
     unquote_path,
 )
 from bot.gitrun import run_git
+from bot.render.attribution import render_table
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40

@@ -13,9 +13,9 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from bot import render
 from bot.core.commands import MAX_TASK_CHARS
 from bot.core.targets import CommentKind
+from bot.render import messages
 from bot.shared import command_workflow_id, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers
@@ -87,7 +87,7 @@ async def test_help_gets_eyes_and_usage_reply(stack: Stack) -> None:
     assert response.status_code == 202
     await eventually(lambda: stack.replies())
     assert stack.reactions(comment_id) == ["eyes"]
-    assert stack.replies() == [render.help_text()]
+    assert stack.replies() == [messages.help_text()]
 
 
 async def test_task_starts_one_run_for_the_issue(stack: Stack, temporal_client: Client) -> None:
@@ -128,7 +128,7 @@ async def test_same_delivery_five_times_starts_one_run(
     await stack.comment("/orchestrate help")
     await eventually(lambda: stack.replies())
     assert stack.reactions(comment_id) == ["eyes"]
-    assert stack.replies() == [render.help_text()]
+    assert stack.replies() == [messages.help_text()]
     runs = [
         w
         async for w in temporal_client.list_workflows(
@@ -151,7 +151,7 @@ async def test_reader_gets_confused_and_nothing_else(stack: Stack) -> None:
     await stack.comment("/orchestrate help")
     await eventually(lambda: stack.replies())
     assert stack.reactions(denied) == ["confused"]
-    assert stack.replies() == [render.help_text()]
+    assert stack.replies() == [messages.help_text()]
 
 
 async def test_stranger_without_any_permission_gets_confused(stack: Stack) -> None:
@@ -167,7 +167,7 @@ async def test_too_long_task_is_refused_with_the_limit(stack: Stack) -> None:
     _, comment_id = await stack.comment("/orchestrate " + "y" * (MAX_TASK_CHARS + 5))
     await eventually(lambda: stack.replies())
     assert stack.reactions(comment_id) == ["eyes"]
-    assert stack.replies() == [render.task_too_long(MAX_TASK_CHARS + 5)]
+    assert stack.replies() == [messages.task_too_long(MAX_TASK_CHARS + 5)]
     assert "8,000" in stack.replies()[0]
 
 
@@ -175,7 +175,7 @@ async def test_cancel_without_a_run_says_so(stack: Stack) -> None:
     """`/orchestrate cancel` with nothing running answers that there is nothing to cancel."""
     await stack.comment("/orchestrate cancel")
     await eventually(lambda: stack.replies())
-    assert stack.replies() == [render.no_run_to_signal("maintainer", "cancel")]
+    assert stack.replies() == [messages.no_run_to_signal("maintainer", "cancel")]
 
 
 async def test_no_github_call_happens_before_the_answer(

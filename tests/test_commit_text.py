@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from bot import commit_text
+from bot.render import commit
 from tests.support.gfm import plain_links
 from tests.support.hostile import HOSTILE
 
@@ -18,7 +18,7 @@ TRAILER_LINE = re.compile(r"^[A-Za-z0-9-]+\s*:")  # git's trailer token, then th
 def test_the_issue_example_becomes_plain_words() -> None:
     """Mentions, `#` references and owner/repo references lose the characters GitHub needs."""
     text = "Fixes #1 closes other-org/other-repo#1 @someone @everyone\nsecond line @x"
-    assert commit_text.subject("implement", text) == (
+    assert commit.subject("implement", text) == (
         "implement: Fixes 1 closes other-org other-repo 1 someone everyone"
     )
 
@@ -39,14 +39,14 @@ def test_the_issue_example_becomes_plain_words() -> None:
 )
 def test_summary_keeps_words_and_drops_what_github_links(text: str, expected: str) -> None:
     """Letters, digits and plain punctuation stay; anchors of references and URLs do not."""
-    assert commit_text.summary(text) == expected
+    assert commit.summary(text) == expected
 
 
 def test_subject_is_capped_and_never_empty() -> None:
     """At most 72 characters with an ellipsis; a summary with no words says `changes`."""
-    long = commit_text.subject("docs", "word " * 40)
-    assert len(long) <= commit_text.SUBJECT_CHARS and long.endswith("word…")
-    assert commit_text.subject("docs", "@#<>`") == "docs: changes"
+    long = commit.subject("docs", "word " * 40)
+    assert len(long) <= commit.SUBJECT_CHARS and long.endswith("word…")
+    assert commit.subject("docs", "@#<>`") == "docs: changes"
 
 
 @pytest.mark.parametrize(
@@ -65,13 +65,13 @@ def test_subject_is_capped_and_never_empty() -> None:
 )
 def test_refused_paths_are_escaped_exactly_on_one_line(name: str, shown: str) -> None:
     """A file name is shown byte-exactly with escapes; nothing in it links or breaks a line."""
-    assert commit_text.path(name) == shown
+    assert commit.path(name) == shown
 
 
 def test_message_lists_refused_files_capped_and_ends_with_the_apps_sentence() -> None:
     """Subject, why the agent stopped, at most 20 refused files and a count, then the round."""
     refused = [(f"ci/{n}.yml", "outside the role's paths") for n in range(25)]
-    text = commit_text.message(
+    text = commit.message(
         role="test", round_number=2, text="Add tests", stopped="budget: turns", refused=refused
     )
     paragraphs = text.rstrip("\n").split("\n\n")
@@ -108,7 +108,7 @@ def _trailers(message: str) -> str:
 def test_no_hostile_text_forges_a_trailer_or_links(text: str) -> None:
     """Whatever the summary, stop reason and refused names hold, the only trailer is the
     app's, no body line looks like one, and GitHub's patterns find nothing."""
-    message = commit_text.message(
+    message = commit.message(
         role="implement",
         round_number=1,
         text=text,

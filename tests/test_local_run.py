@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bot.core.attribution import render_table
 from bot.githistory import attribute_range
+from bot.render.attribution import render_table
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel
 from tests.support.project import PROJECT_FILES, plan_turn, verbose_scripts

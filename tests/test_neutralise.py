@@ -8,25 +8,30 @@ from collections.abc import Callable
 
 import pytest
 
-from bot import commit_text, report
-from bot.core.attribution import Attribution, Hunk, LineCount, render_table
+from bot.core.attribution import Attribution, Hunk, LineCount
 from bot.core.memory import Memory, Note
 from bot.core.plan import Contract, Interface, Plan, Role, SubTask
 from bot.core.pricing import PriceTable
-from bot.core.results import AgentResult, AgentStatus, Span
+from bot.core.results import AgentLine, AgentResult, AgentStatus, Span
 from bot.core.results import TestRound as Round
 from bot.core.usage import Usage
-from bot.report_md import (
+from bot.render import commit
+from bot.render.attribution import render_table
+from bot.render.commit import TITLE_CHARS
+from bot.render.markdown import (
     ZWSP,
     block,
     clean,
     code_span,
+    details,
     fenced,
     inline,
     mermaid_label,
     table,
 )
-from bot.report_plan import details
+from bot.render.messages import follow_up_reply, run_failed
+from bot.render.plan_comment import plan_comment
+from bot.render.pr_body import pr_body, pr_title
 from tests.support.gfm import plain_links, render
 from tests.support.hostile import HOSTILE
 
@@ -68,18 +73,18 @@ def hostile_rounds(text: str) -> list[Round]:
     ]
 
 
-def plan_comment(text: str) -> str:
-    return report.plan_comment(
+def rendered_plan_comment(text: str) -> str:
+    return plan_comment(
         hostile_plan(text),
         task_title=text,
-        states={"implement": report.AgentLine(status=AgentStatus.DONE, turns=2, tokens=10)},
+        states={"implement": AgentLine(status=AgentStatus.DONE, turns=2, tokens=10)},
         run_state=text,
         pr_url=PR_URL,
         rounds=hostile_rounds(text),
     )
 
 
-def pr_body(text: str) -> str:
+def rendered_pr_body(text: str) -> str:
     hunk = Hunk(
         path=text,
         old_path=text,
@@ -112,7 +117,7 @@ def pr_body(text: str) -> str:
     memory = Memory()
     memory.notes = [Note(agent=text, key=text, value=text, version=1, at="")]
     span = Span(label=text, section=text, start="2025-01-02T03:00:00", end="2025-01-02T03:00:09")
-    return report.pr_body(
+    return pr_body(
         plan=hostile_plan(text),
         issue_number=7,
         attribution_table=render_table(attribution),
@@ -139,10 +144,10 @@ MARKDOWN: dict[str, Callable[[str], str]] = {
     "code_span_in_cell": lambda text: table(["a", "b"], [[code_span(text), "x"]]),
     "fenced": lambda text: details("output", fenced(text)),
     "mermaid_label": mermaid,
-    "plan_comment": plan_comment,
-    "pr_body": pr_body,
-    "run_failed": report.run_failed,
-    "follow_up_reply": lambda text: report.follow_up_reply(
+    "plan_comment": rendered_plan_comment,
+    "pr_body": rendered_pr_body,
+    "run_failed": run_failed,
+    "follow_up_reply": lambda text: follow_up_reply(
         commits=[text], rounds=hostile_rounds(text), pr_url=PR_URL
     ),
 }
@@ -184,19 +189,19 @@ def test_mermaid_label_keeps_plain_characters_only(text: str) -> None:
 @CASES
 def test_commit_message_and_title_link_nothing(text: str) -> None:
     """Subject, body and PR title hold no mention, reference, URL or e-mail, on capped lines."""
-    message = commit_text.message(
+    message = commit.message(
         role="implement",
         round_number=1,
         text=text,
         stopped=text,
         refused=[(text, text), ("ok.py", "too large")],
     )
-    title = report.pr_title(hostile_plan(text), text)
+    title = pr_title(hostile_plan(text), text)
     assert not plain_links(message)
     assert not plain_links(title)
     lines = message.splitlines()
-    assert lines[0].startswith("implement: ") and len(lines[0]) <= commit_text.SUBJECT_CHARS
-    assert "\n" not in title and 0 < len(title) <= report.MAX_TITLE_CHARS
+    assert lines[0].startswith("implement: ") and len(lines[0]) <= commit.SUBJECT_CHARS
+    assert "\n" not in title and 0 < len(title) <= TITLE_CHARS
     for line in [*lines, title]:
         assert all(ch.isprintable() for ch in line)
     assert lines[-1] == "Round 1 of the orchestrated run."

@@ -6,16 +6,20 @@ import re
 
 import pytest
 
-from bot import render as render_module
-from bot import report
-from bot.core.attribution import Attribution, Hunk, LineCount, render_table
+from bot.core.attribution import Attribution, Hunk, LineCount
 from bot.core.memory import Memory, Note
 from bot.core.plan import Contract, Interface, Plan, Role, SubTask
-from bot.core.pricing import PriceTable
-from bot.core.results import AgentResult, AgentStatus, Span
+from bot.core.pricing import PriceTable, run_cost
+from bot.core.results import AgentLine, AgentResult, AgentStatus, Span
 from bot.core.results import TestRound as Round
 from bot.core.usage import Usage
-from bot.report_md import GITHUB_BODY_LIMIT, ZWSP, size
+from bot.render import messages as render_module
+from bot.render.attribution import render_table
+from bot.render.markdown import GITHUB_BODY_LIMIT, ZWSP, size
+from bot.render.messages import approval_expired, follow_up_reply, run_failed
+from bot.render.plan_comment import plan_comment
+from bot.render.pr_body import draft_reason, pr_body, pr_title
+from bot.render.states import approval_expired_state, cancelled_state
 from tests.support.gfm import render
 
 SONNET = "claude-sonnet-4-6"
@@ -88,7 +92,7 @@ def fence_blocks(text: str) -> list[tuple[str, list[str]]]:
 def comment(plan: Plan, **kwargs: object) -> str:
     args: dict[str, object] = {"task_title": "Add --json", "states": {}, "run_state": "running"}
     args.update(kwargs)
-    return report.plan_comment(plan, **args)  # type: ignore[arg-type]
+    return plan_comment(plan, **args)  # type: ignore[arg-type]
 
 
 def test_plan_comment_sections_come_in_order_after_the_hidden_marker() -> None:
@@ -111,9 +115,9 @@ def test_plan_comment_sections_come_in_order_after_the_hidden_marker() -> None:
 def test_checklist_has_one_line_per_agent_with_state_turns_and_tokens() -> None:
     """Three agents → three agent lines (in role order), a tests line and a PR line."""
     states = {
-        "implement": report.AgentLine(status=AgentStatus.DONE, turns=12, tokens=12_345),
-        "test": report.AgentLine(status=AgentStatus.BUDGET, turns=1, tokens=999),
-        "docs": report.AgentLine(status=AgentStatus.RUNNING, turns=3, tokens=2_500_000),
+        "implement": AgentLine(status=AgentStatus.DONE, turns=12, tokens=12_345),
+        "test": AgentLine(status=AgentStatus.BUDGET, turns=1, tokens=999),
+        "docs": AgentLine(status=AgentStatus.RUNNING, turns=3, tokens=2_500_000),
     }
     lines = section_lines(comment(make_plan(), states=states), "#### Progress")
     assert lines == [
@@ -272,7 +276,7 @@ def body(**overrides: object) -> str:
         "draft_reason": None,
     }
     args.update(overrides)
-    return report.pr_body(**args)  # type: ignore[arg-type]
+    return pr_body(**args)  # type: ignore[arg-type]
 
 
 def test_pr_body_sections_come_in_order() -> None:
@@ -300,7 +304,7 @@ def test_draft_says_so_on_the_first_line() -> None:
         Round(round=1, command="pytest", passed=False, exit_code=1, sent_to="implement"),
         Round(round=2, command="pytest", passed=False, exit_code=1),
     ]
-    reason = report.draft_reason(rounds, 2, "The run budget was reached (tokens).")
+    reason = draft_reason(rounds, 2, "The run budget was reached (tokens).")
     first = body(rounds=rounds, draft_reason=reason).splitlines()[0]
     assert first.startswith("⚠️ **Draft:**")
     assert "the tests still fail after round 2 of 2." in first
@@ -311,9 +315,9 @@ def test_draft_reason_only_when_the_last_round_fails() -> None:
     """Passing last round or no test rounds: not a draft."""
     failed = Round(round=1, command="t", passed=False, exit_code=1)
     passed = Round(round=2, command="t", passed=True, exit_code=0)
-    assert report.draft_reason([failed, passed], 2) is None
-    assert report.draft_reason([], 2) is None
-    assert report.draft_reason([failed], 3) == "the tests still fail after round 1 of 3."
+    assert draft_reason([failed, passed], 2) is None
+    assert draft_reason([], 2) is None
+    assert draft_reason([failed], 3) == "the tests still fail after round 1 of 3."
 
 
 def test_no_closes_line_without_an_issue() -> None:
@@ -375,10 +379,8 @@ def test_cost_table_rows_totals_and_footnote() -> None:
     assert rows["| **Total**"].endswith(
         "| **200,000** | **130,000** | **1,000,000** | **0** | **$2.05** |"
     )
-    assert "`bot/pricing.py`" in text and "`ORCHESTRATE_PRICES`" in text
-    assert report.run_cost(agents, Usage(output_tokens=20_000), "claude-opus-4-6") == pytest.approx(
-        2.05
-    )
+    assert "`bot/core/pricing.py`" in text and "`ORCHESTRATE_PRICES`" in text
+    assert run_cost(agents, Usage(output_tokens=20_000), "claude-opus-4-6") == pytest.approx(2.05)
 
 
 def test_unknown_model_costs_na_and_so_does_the_total() -> None:
@@ -391,9 +393,9 @@ def test_unknown_model_costs_na_and_so_does_the_total() -> None:
     rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
     assert rows["| docs"].endswith("| n/a |")
     assert rows["| **Total**"].endswith("| **n/a** |")
-    assert report.run_cost(agents, Usage(), SONNET) is None
+    assert run_cost(agents, Usage(), SONNET) is None
     unused = [result("implement", input_tokens=1000), result("docs", model="gpt-x")]
-    assert report.run_cost(unused, Usage(), SONNET) == pytest.approx(0.003)
+    assert run_cost(unused, Usage(), SONNET) == pytest.approx(0.003)
 
 
 def test_agents_that_did_not_finish_are_listed_with_their_reason() -> None:
@@ -596,45 +598,45 @@ def test_memory_note_lines_stay_in_their_list_item() -> None:
 def test_run_failed_quotes_the_reason_in_a_fence_it_cannot_close() -> None:
     """A reason with backticks and markup stays inside its fence."""
     reason = "boom ```\n<!-- x --> @octocat"
-    blocks = fence_blocks(report.run_failed(reason))
+    blocks = fence_blocks(run_failed(reason))
     assert blocks == [("````text", reason.splitlines())]
 
 
 def test_cancel_and_approval_messages() -> None:
     """The cancelling login is cleaned; the approval timeout names its hours."""
-    assert report.cancelled_state("alice") == "cancelled by @alice"
-    assert report.cancelled_state("bad <b>name") == report.cancelled_state("badbname")
-    assert "24 hours" in report.approval_expired(24.0)
-    assert report.approval_expired_state(1.5) == "stopped: not approved within 1.5 hours"
+    assert cancelled_state("alice") == "cancelled by @alice"
+    assert cancelled_state("bad <b>name") == cancelled_state("badbname")
+    assert "24 hours" in approval_expired(24.0)
+    assert approval_expired_state(1.5) == "stopped: not approved within 1.5 hours"
 
 
 def test_cancelled_state_in_the_plan_comment_pings_nobody() -> None:
     """The run state is shown without turning the login into a mention."""
-    text = comment(make_plan(), run_state=report.cancelled_state("alice"))
+    text = comment(make_plan(), run_state=cancelled_state("alice"))
     assert f"cancelled by @{ZWSP}alice" in text
 
 
 def test_pr_title_prefers_the_issue_title_and_is_one_capped_line() -> None:
     """Issue title first, else the summary's first line; never longer than 120 characters."""
     plan = make_plan(summary="\n  First line of summary  \nsecond")
-    assert report.pr_title(plan, "Fix the\nthing") == "Fix the"
-    assert report.pr_title(plan, "  ") == "First line of summary"
-    assert len(report.pr_title(plan, "x" * 500)) == 120
+    assert pr_title(plan, "Fix the\nthing") == "Fix the"
+    assert pr_title(plan, "  ") == "First line of summary"
+    assert len(pr_title(plan, "x" * 500)) == 120
 
 
 def test_follow_up_reply_names_commits_and_tests() -> None:
     """The review-thread answer lists short shas and the last test verdict."""
     rounds = [Round(round=1, command="t", passed=True, exit_code=0)]
-    text = report.follow_up_reply(commits=["a" * 40, "b" * 40], rounds=rounds)
+    text = follow_up_reply(commits=["a" * 40, "b" * 40], rounds=rounds)
     assert text == "Pushed 2 commits: aaaaaaa, bbbbbbb. The tests pass (round 1)."
-    assert report.follow_up_reply(commits=[], rounds=[]).startswith("Done: no change")
+    assert follow_up_reply(commits=[], rounds=[]).startswith("Done: no change")
 
 
 def test_pr_title_is_plain_words() -> None:
     """The issue's title loses every mention, reference and URL (a squash merge makes it a
     commit subject, where `Fixes #1` would close an issue)."""
     title = "Fixes #1 closes other-org/other-repo#1 @someone see https://x.example/a"
-    assert report.pr_title(make_plan(), title) == (
+    assert pr_title(make_plan(), title) == (
         "Fixes 1 closes other-org other-repo 1 someone see https: x.example a"
     )
 
@@ -642,7 +644,7 @@ def test_pr_title_is_plain_words() -> None:
 def test_links_to_the_apps_own_pull_request_only() -> None:
     """The PR's URL from GitHub stays a link; anything else in its place is inert text."""
     url = "https://github.com/o/r/pull/9"
-    assert report.follow_up_reply(commits=[], rounds=[], pr_url=url).endswith(f" {url}")
+    assert follow_up_reply(commits=[], rounds=[], pr_url=url).endswith(f" {url}")
     for odd in ("https://evil.example/o/r/pull/9?x=1", "[x](https://evil.example)", "@octocat"):
         page = render(comment(make_plan(), pr_url=odd))
         assert page.tags.count("a") == 0 and not PING.search(comment(make_plan(), pr_url=odd))
@@ -650,7 +652,7 @@ def test_links_to_the_apps_own_pull_request_only() -> None:
 
 def test_follow_up_reply_shows_only_commit_shas() -> None:
     """Anything but a hex SHA in the commit list is shown as `?`."""
-    text = report.follow_up_reply(commits=["@everyone-and-more", "c" * 40], rounds=[])
+    text = follow_up_reply(commits=["@everyone-and-more", "c" * 40], rounds=[])
     assert text == "Pushed 2 commits: ?, ccccccc."
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot import render
-from bot.report import PLAN_MARKER
+from bot.render import messages as render
+from bot.render.plan_comment import PLAN_MARKER
 from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel, ToolCall, Turn
 from tests.support.project import PROJECT_FILES, edit, plan_input, plan_turn

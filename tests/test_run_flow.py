@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.core.attribution import render_table
 from bot.githistory import attribute_range
-from bot.report import PLAN_MARKER
+from bot.render.attribution import render_table
+from bot.render.plan_comment import PLAN_MARKER
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel
 from tests.support.project import plan_turn, verbose_scripts

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import render
 from bot.devserver import free_port
+from bot.render import messages
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers
 from tests.support.stack import eventually
@@ -202,7 +202,7 @@ async def test_end_to_end_through_bot_serve(hub: FakeHub, serve_dir: Path, repo_
         assert response.status_code == 202
         await eventually(lambda: _replies(hub, repo_name))
         assert [r.content for r in hub.state.reactions_on(comment_id)] == ["eyes"]
-        assert _replies(hub, repo_name) == [render.help_text()]
+        assert _replies(hub, repo_name) == [messages.help_text()]
         code, took = server.interrupt()
     finally:
         server.kill()
@@ -289,7 +289,7 @@ async def test_a_run_started_before_a_restart_finishes_after_it(
     try:
         second.wait_ready()
         await eventually(lambda: _replies(hub, repo_name), timeout=60)
-        assert _replies(hub, repo_name) == [render.help_text()]
+        assert _replies(hub, repo_name) == [messages.help_text()]
         assert [r.content for r in hub.state.reactions_on(comment_id)] == ["eyes"]
         assert second.interrupt()[0] == 0
     finally:

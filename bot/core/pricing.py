@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from bot.core.plan import ORCHESTRATOR, role_rank
+from bot.core.results import AgentResult
 from bot.core.usage import Usage
 from bot.errors import ConfigError
 
@@ -146,3 +149,46 @@ class PriceTable(BaseModel):
         """Estimated dollars for `usage` of `model`; None when the model has no known price."""
         price = self.price(model)
         return None if price is None else price.cost(usage)
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """The work of one role with one model (over every round it ran in), or the orchestrator's."""
+
+    role: str
+    model: str
+    runs: int
+    turns: int
+    usage: Usage
+
+
+def usage_rows(
+    agents: Sequence[AgentResult], orchestrator: Usage, orchestrator_model: str
+) -> list[UsageRow]:
+    """One row per agent role and model, in role order, then the orchestrator's."""
+    grouped: dict[tuple[str, str], UsageRow] = {}
+    for result in agents:
+        key = (result.role, result.model)
+        row = grouped.get(key, UsageRow(result.role, result.model, 0, 0, Usage()))
+        grouped[key] = UsageRow(
+            row.role, row.model, row.runs + 1, row.turns + result.turns, row.usage + result.usage
+        )
+    rows = [grouped[key] for key in sorted(grouped, key=lambda key: role_rank(key[0]))]
+    return [*rows, UsageRow(ORCHESTRATOR, orchestrator_model, 1, 0, orchestrator)]
+
+
+def run_cost(
+    agents: Sequence[AgentResult],
+    orchestrator: Usage,
+    orchestrator_model: str = "",
+    prices: PriceTable | None = None,
+) -> float | None:
+    """Estimated dollars of the whole run; None when a model that was used has no price."""
+    prices = prices or PriceTable.default()
+    total = 0.0
+    for row in usage_rows(agents, orchestrator, orchestrator_model):
+        cost = prices.cost(row.model, row.usage)
+        if cost is None and row.usage.total:
+            return None
+        total += cost or 0.0
+    return total

@@ -55,3 +55,11 @@ class Span(BaseModel):
     section: str
     start: str  # ISO times (workflow time)
     end: str
+
+
+class AgentLine(BaseModel):
+    """One agent's line of the checklist (mutable: the workflow updates it as the run goes)."""
+
+    status: AgentStatus = AgentStatus.QUEUED
+    turns: int = 0
+    tokens: int = 0

@@ -1,11 +1,18 @@
-"""Every short message the app posts on GitHub (run reports live in `bot/report.py`)."""
+"""Every short message the app posts: help, refusals and replies (the run's state line is in
+render/states.py, its reports in render/plan_comment.py and render/pr_body.py)."""
 
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Sequence
 
 from bot.core.commands import MAX_TASK_CHARS
-from bot.report_md import app_url, inline, login
+from bot.core.results import TestRound
+from bot.render.markdown import app_url, fenced, inline, login, shorten
+
+MAX_REASON_CHARS = 3000
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 
 HELP = """\
 **orchestrate** plans a change, runs an *implement*, a *test* and a *docs* agent in parallel on \
@@ -45,6 +52,53 @@ def run_already_going(commenter: str, link: str) -> str:
 
 def no_run_to_signal(commenter: str, verb: str) -> str:
     return f"@{login(commenter)} there is no run waiting on this issue to {inline(verb, 20)}."
+
+
+def approval_expired(hours: float) -> str:
+    return (
+        f"Nobody wrote `/orchestrate approve` within {hours:g} hours, so this run stopped "
+        "before any agent started. Write `/orchestrate` again to start a new one."
+    )
+
+
+def run_failed(reason: str) -> str:
+    """The reason is quoted in a fence: it may be an error message with any characters."""
+    return "The run failed:\n\n" + fenced(shorten(reason, MAX_REASON_CHARS)) + "\n"
+
+
+def follow_up_reply(
+    *, commits: Sequence[str], rounds: Sequence[TestRound], pr_url: str | None = None
+) -> str:
+    """The answer in a review thread after a follow-up run pushed its commits."""
+    if not commits:
+        text = "Done: no change was needed, nothing was pushed."
+    else:
+        shas = ", ".join(_short_sha(sha) for sha in commits[:10])
+        more = f" and {len(commits) - 10} more" if len(commits) > 10 else ""
+        text = f"Pushed {len(commits)} commit{'s' if len(commits) != 1 else ''}: {shas}{more}."
+    if rounds:
+        last = rounds[-1]
+        verdict = "pass" if last.passed else "still fail"
+        text += f" The tests {verdict} (round {last.round})."
+    if pr_url:
+        text += f" The description's tables are refreshed: {app_url(pr_url)}"
+    return text
+
+
+def follow_up_not_ours() -> str:
+    return "I only follow up on pull requests that I opened."
+
+
+def follow_up_closed() -> str:
+    return "This pull request is closed; reopen it to follow up."
+
+
+def no_follow_up_locally() -> str:
+    return "A local run has no pull request to follow up on."
+
+
+def _short_sha(sha: str) -> str:
+    return sha[:7] if _SHA.fullmatch(sha) else "?"
 
 
 def setup_page(app_name: str = "orchestrate") -> str:

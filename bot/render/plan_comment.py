@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel
-
 from bot.core.plan import Contract, Plan, Role
-from bot.core.results import AgentStatus, TestRound
-from bot.report_md import (
+from bot.core.results import AgentLine, AgentStatus, TestRound
+from bot.render.markdown import (
     Section,
     app_url,
     block,
     code_span,
+    details,
     fit,
     inline,
+    keep_head,
     mermaid_label,
     shorten,
-    size,
     table,
     tokens,
 )
@@ -29,36 +28,6 @@ from bot.report_md import (
 PLAN_MARKER = "<!-- orchestrate:plan -->"
 ALL_ROLES = len(Role)
 _ITEM_CHARS = 300  # one contract item or acceptance criterion as shown
-
-
-class AgentLine(BaseModel):
-    """One agent's line of the checklist (mutable: the workflow updates it as the run goes)."""
-
-    status: AgentStatus = AgentStatus.QUEUED
-    turns: int = 0
-    tokens: int = 0
-
-
-def keep_head(text: str, max_size: int, what: str) -> str:
-    """The whole lines of `text` that fit in `max_size` with a note saying how many were cut."""
-    if size(text) <= max_size:
-        return text
-    lines = text.splitlines()
-    kept: list[str] = []
-    used = 0
-    note_room = 120
-    for line in lines:
-        if used + size(line) + 1 + note_room > max_size:
-            break
-        kept.append(line)
-        used += size(line) + 1
-    note = f"_… {len(lines) - len(kept)} lines of {what} cut to fit GitHub's size limit._"
-    return "\n".join([*kept, "", note]) if kept else note
-
-
-def details(summary: str, body: str) -> str:
-    """A collapsed block; blank lines around the body so its markdown is rendered."""
-    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
 def _plural(count: int, word: str) -> str:

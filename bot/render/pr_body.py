@@ -10,156 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 from bot.core.memory import Memory, Note
 from bot.core.plan import Plan
 from bot.core.pricing import PriceTable
 from bot.core.results import AgentResult, Span, TestRound
 from bot.core.usage import Usage
-from bot.report_cost import render_cost
-from bot.report_md import (
-    Section,
-    block,
-    code_span,
-    fenced,
-    fit,
-    inline,
-    mermaid_label,
-    size,
-    table,
-)
-from bot.report_plan import details, keep_head
+from bot.render import commit
+from bot.render.cost import render_cost
+from bot.render.markdown import Section, block, details, fit, inline, keep_head, size
+from bot.render.rounds import render_tests, shrink_tests
+from bot.render.timeline import render_gantt
 
 PR_MARKER = "<!-- orchestrate:pr -->"
-OUTPUT_CHARS = (6000, 2500, 1000, 300, 0)  # test output shown per failing round, then less
 SUMMARY_CHARS = (3000, 1000, 300, 0)  # an agent's summary as shown, then less
-PHASES = ("plan", "agents", "tests", "pull request")
-_GANTT_KEYWORDS = frozenset(
-    [
-        "section",
-        "title",
-        "dateformat",
-        "axisformat",
-        "tickinterval",
-        "excludes",
-        "includes",
-        "todaymarker",
-        "weekday",
-        "click",
-        "acctitle",
-        "accdescr",
-    ]
-)
-
-
-# ---- tests ---------------------------------------------------------------------------------
-
-
-def _tail(output: str, chars: int) -> str:
-    """The last `chars` characters of `output`, from a line start when there is one."""
-    if len(output) <= chars:
-        return output
-    tail = output[-chars:]
-    newline = tail.find("\n")
-    return tail[newline + 1 :] if 0 <= newline < len(tail) - 1 else tail
-
-
-def _result(test: TestRound) -> str:
-    if test.passed:
-        return "✅ passed"
-    return "⏱️ timed out" if test.timed_out else "❌ failed"
-
-
-def render_tests(rounds: Sequence[TestRound], output_chars: int = OUTPUT_CHARS[0]) -> str:
-    if not rounds:
-        return "## Tests\n\n_No test command: the tests were not run._"
-    rows = [
-        [
-            str(t.round),
-            code_span(t.command, 200),
-            _result(t),
-            "–" if t.exit_code is None else str(t.exit_code),
-            f"{t.duration_s:.1f} s",
-            inline(t.sent_to, 40) if t.sent_to else "–",
-        ]
-        for t in rounds
-    ]
-    header = ["Round", "Command", "Result", "Exit code", "Duration", "Failure sent to"]
-    parts = ["## Tests", table(header, rows)]
-    failing = [t for t in rounds if not t.passed and t.output_tail.strip()]
-    for test in failing:
-        if output_chars <= 0:
-            continue
-        tail = _tail(test.output_tail.rstrip(), output_chars)
-        summary = f"Round {test.round} output"
-        if len(tail) < len(test.output_tail.rstrip()):
-            summary += f" (last {len(tail):,} characters)"
-        parts.append(details(summary, fenced(tail)))
-    if failing and output_chars <= 0:
-        parts.append("_The failing output was cut to fit GitHub's size limit._")
-    return "\n\n".join(parts)
-
-
-def _shrink_tests(rounds: Sequence[TestRound], max_size: int) -> str:
-    for chars in OUTPUT_CHARS[1:]:
-        text = render_tests(rounds, chars)
-        if size(text) <= max_size:
-            break
-    return text
-
-
-# ---- timeline ------------------------------------------------------------------------------
-
-
-def _utc(iso: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def render_gantt(spans: Sequence[Span]) -> str:
-    """A mermaid gantt of the spans, one section per phase, times in UTC to the second."""
-    sections: dict[str, list[tuple[str, datetime, datetime]]] = {}
-    for span in spans:
-        start, end = _utc(span.start), _utc(span.end)
-        if start is None or end is None:
-            continue
-        start = start.replace(microsecond=0)
-        # A bar shorter than a second would vanish at this resolution.
-        end = max(end.replace(microsecond=0), start + timedelta(seconds=1))
-        sections.setdefault(span.section, []).append((span.label, start, end))
-    if not sections:
-        return ""
-    rank = {phase: index for index, phase in enumerate(PHASES)}
-    ordered = sorted(sections, key=lambda name: rank.get(name, len(PHASES)))
-    lines = [
-        "## Timeline",
-        "",
-        "```mermaid",
-        "gantt",
-        "    dateFormat YYYY-MM-DD HH:mm:ss",
-        "    axisFormat %H:%M:%S",
-        "    todayMarker off",
-    ]
-    number = 0
-    form = "%Y-%m-%d %H:%M:%S"
-    for name in ordered:
-        lines.append(f"    section {mermaid_label(name, 30)}")
-        for label, start, end in sections[name]:
-            number += 1
-            when = f"{start.strftime(form)}, {end.strftime(form)}"
-            name = mermaid_label(label)
-            if name.split()[0].lower() in _GANTT_KEYWORDS:  # would be read as a statement
-                name = f"- {name}"
-            lines.append(f"    {name} :t{number}, {when}")
-    lines += ["```", "", "<sub>Times in UTC.</sub>"]
-    return "\n".join(lines)
-
-
-# ---- attribution and memory ----------------------------------------------------------------
 
 
 def shrink_table(heading: str, attribution_table: str, max_size: int) -> str:
@@ -242,7 +106,7 @@ def pr_body(
     attribution_table: str,
     rounds: Sequence[TestRound],
     agents: Sequence[AgentResult],
-    orchestrator: Usage | AgentResult,
+    orchestrator: Usage,
     orchestrator_model: str = "",
     prices: PriceTable,
     spans: Sequence[Span],
@@ -266,10 +130,29 @@ def pr_body(
             cut_order=3,
         ),
         Section(render_summaries(agents), lambda n: _shrink_summaries(agents, n), cut_order=1),
-        Section(render_tests(rounds), lambda n: _shrink_tests(rounds, n), cut_order=2),
+        Section(render_tests(rounds), lambda n: shrink_tests(rounds, n), cut_order=2),
         Section(render_cost(agents, orchestrator, orchestrator_model, prices)),
         Section(render_gantt(spans)),
         Section(render_memory(memory), lambda n: render_memory(memory, n), cut_order=0),
         Section(PR_MARKER),
     ]
     return fit(sections) + "\n"
+
+
+def draft_reason(rounds: Sequence[TestRound], max_rounds: int, budget_note: str = "") -> str | None:
+    """Why the PR is a draft (the tests still fail after the last round), or None."""
+    if not rounds or rounds[-1].passed:
+        return None
+    reason = f"the tests still fail after round {rounds[-1].round} of {max_rounds}."
+    return f"{reason} {budget_note}" if budget_note else reason
+
+
+def budget_reached_note(reached: str) -> str:
+    """Why no further fix round ran, for the draft reason."""
+    return f"The run budget was reached ({reached}); no further rounds ran."
+
+
+def pr_title(plan: Plan, issue_title: str) -> str:
+    """The issue's title, else the first line of the plan's summary, as plain words: a squash
+    merge makes the title a commit subject, so it is built like one (see render/commit.py)."""
+    return commit.title(issue_title, plan.summary)

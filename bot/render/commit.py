@@ -22,6 +22,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from bot.render.markdown import shorten
+
 SUBJECT_CHARS = 72  # what `git log --oneline` and GitHub show before cutting
 TITLE_CHARS = 120
 MAX_PATH_CHARS = 200
@@ -36,10 +38,6 @@ _PATH_ANCHORS = re.compile(r"(?i)(?<=www)\.|(?<=gh)-(?=\d)")
 
 def _kept(char: str) -> bool:
     return char.isalnum() or char in _PUNCTUATION or unicodedata.category(char)[0] == "M"
-
-
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
 
 
 def summary(text: str, limit: int = SUBJECT_CHARS) -> str:

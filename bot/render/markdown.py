@@ -1,4 +1,5 @@
-"""Markdown building blocks for the run reports: untrusted text made inert, fences, sizes.
+"""Markdown building blocks of everything the app posts: untrusted text made inert, fences,
+sizes.
 
 Issue text, repository content and model output are untrusted. Shown by `inline` or `block`,
 such text reaches the reader as the same characters and nothing else, because of three steps:
@@ -238,3 +239,25 @@ def fit(sections: list[Section], budget: int = BODY_BUDGET, separator: str = "\n
         if section.shrink is not None and section.text:
             section.text = section.shrink(max(0, size(section.text) - over))
     return joined()
+
+
+def keep_head(text: str, max_size: int, what: str) -> str:
+    """The whole lines of `text` that fit in `max_size` with a note saying how many were cut."""
+    if size(text) <= max_size:
+        return text
+    lines = text.splitlines()
+    kept: list[str] = []
+    used = 0
+    note_room = 120
+    for line in lines:
+        if used + size(line) + 1 + note_room > max_size:
+            break
+        kept.append(line)
+        used += size(line) + 1
+    note = f"_… {len(lines) - len(kept)} lines of {what} cut to fit GitHub's size limit._"
+    return "\n".join([*kept, "", note]) if kept else note
+
+
+def details(summary: str, body: str) -> str:
+    """A collapsed block; blank lines around the body so its markdown is rendered."""
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
