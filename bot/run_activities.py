@@ -44,7 +44,7 @@ from bot.run_io import (
     TestInput,
     WarmInput,
 )
-from bot.sandbox import SandboxLimits, run_sandboxed
+from bot.sandbox.bwrap import SandboxLimits, run_sandboxed
 
 SUMMARY_MAX_FILES = 300
 README_HEAD_LINES = 60

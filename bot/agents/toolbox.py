@@ -24,7 +24,7 @@ from bot.agents.limits import ToolLimits, json_size
 from bot.core.commit_policy import WritePolicy
 from bot.core.memory import MAX_VALUE_CHARS, Memory, MemoryWrite, Note, WriteMode, check_write
 from bot.errors import MemoryRefused, PathRefused, SandboxError, ToolError
-from bot.sandbox import SandboxLimits, run_sandboxed
+from bot.sandbox.bwrap import SandboxLimits, run_sandboxed
 
 __all__ = ["MemoryPort", "ToolLimits", "ToolOutcome", "ToolPort", "Toolbox"]
 

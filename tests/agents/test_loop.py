@@ -22,7 +22,7 @@ from bot.core.plan import Plan, Role
 from bot.core.results import AgentStatus
 from bot.core.usage import Usage
 from bot.errors import ModelError
-from bot.sandbox import sandbox_available
+from bot.sandbox.bwrap import sandbox_available
 from tests.fakes import RecordedRequest, ScriptedModel, ToolCall, Turn
 
 MODEL = "claude-sonnet-4-6"

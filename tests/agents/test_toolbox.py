@@ -15,7 +15,7 @@ from bot.agents.limits import ToolLimits
 from bot.agents.toolbox import Toolbox
 from bot.core.memory import Memory, MemoryWrite, Note
 from bot.errors import MemoryRefused
-from bot.sandbox import sandbox_available
+from bot.sandbox.bwrap import sandbox_available
 
 EDITOR = "str_replace_based_edit_tool"
 LIMITS = ToolLimits()

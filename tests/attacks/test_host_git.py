@@ -22,7 +22,7 @@ from bot.github import GitHubApp
 from bot.gitmirror import MIRROR_CONFIG
 from bot.gitops import MirrorCache, Worktree, attribute_range, create_branch, open_worktree
 from bot.gitrun import git_command, run_git
-from bot.sandbox import run_sandboxed, sandbox_available
+from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 from tests.attacks.hostile_git import Listener, Payload, commit_gitlink, plain_git, plant_repo
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, ToolCall, Turn

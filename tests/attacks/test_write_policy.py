@@ -20,7 +20,7 @@ from bot.core.remote import Remote
 from bot.core.repo_config import RepoConfig
 from bot.gitops import MirrorCache, Worktree, open_worktree
 from bot.gitrun import run_git
-from bot.sandbox import run_sandboxed, sandbox_available
+from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, ToolCall, Turn
 from tests.support.project import PROJECT_FILES, create, plan_turn

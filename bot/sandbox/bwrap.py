@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox_argv import LAUNCHER_ENV, SandboxLimits, build_argv, probe_argv, sandbox_env
+from bot.sandbox.argv import LAUNCHER_ENV, SandboxLimits, build_argv, probe_argv, sandbox_env
 
 __all__ = ["CommandResult", "SandboxLimits", "run_sandboxed", "sandbox_available"]
 
@@ -108,22 +108,43 @@ async def run_sandboxed(
     finally:
         os.close(info_w)
     os.set_blocking(info_r, False)
-    output, launcher_errors = _CappedOutput(limits.output_bytes), _CappedOutput(8192)
+    try:
+        watched = await _watch(proc, info_r, worktree, limits)
+    finally:
+        os.close(info_r)
+    return _result(command, proc.returncode, watched, time.monotonic() - start)
+
+
+@dataclass
+class _Watched:
+    """What a sandbox left: its capped output, what bwrap said, and why it was stopped."""
+
+    output: _CappedOutput
+    launcher_errors: _CappedOutput
+    timed_out: bool = False
+    killed: str = ""  # why it was stopped early, other than the time limit
+
+
+async def _watch(
+    proc: asyncio.subprocess.Process, info_r: int, worktree: Path, limits: SandboxLimits
+) -> _Watched:
+    """Drain the sandbox's output until it exits; kill the whole tree at the time limit, or
+    when the disk of its worktree runs low. Nothing of it is left running on return."""
+    watched = _Watched(_CappedOutput(limits.output_bytes), _CappedOutput(8192))
     assert proc.stdout is not None and proc.stderr is not None
     tasks = {
-        asyncio.create_task(_drain(proc.stdout, output)),
-        asyncio.create_task(_drain(proc.stderr, launcher_errors)),
+        asyncio.create_task(_drain(proc.stdout, watched.output)),
+        asyncio.create_task(_drain(proc.stderr, watched.launcher_errors)),
         waiter := asyncio.create_task(proc.wait()),
     }
-    timed_out, killed = False, ""
     everything = asyncio.create_task(asyncio.wait(tasks))
     guard = asyncio.create_task(_until_disk_low(worktree, limits.min_free_disk_mb))
     try:
         await asyncio.wait([everything, guard], timeout=limits.timeout_s, return_when=FIRST)
         if not all(task.done() for task in tasks):
             if guard.done():
-                killed = f"fewer than {limits.min_free_disk_mb} MiB were left on the disk"
-            timed_out = not killed and not waiter.done()
+                watched.killed = f"fewer than {limits.min_free_disk_mb} MiB were left on the disk"
+            watched.timed_out = not watched.killed and not waiter.done()
             await _kill_tree(proc, info_r)
         await asyncio.wait(tasks, timeout=_REAP_GRACE_S)
     finally:
@@ -137,22 +158,27 @@ async def run_sandboxed(
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks)
-        os.close(info_r)
-    duration = time.monotonic() - start
-    text, truncated = output.text()
-    errors = launcher_errors.text()[0].strip()
-    if errors and proc.returncode != 0 and not (timed_out or killed):
+    return watched
+
+
+def _result(
+    command: str, returncode: int | None, watched: _Watched, duration: float
+) -> CommandResult:
+    stopped = watched.timed_out or bool(watched.killed)
+    text, truncated = watched.output.text()
+    errors = watched.launcher_errors.text()[0].strip()
+    if errors and returncode != 0 and not stopped:
         raise SandboxError(f"bwrap could not start the sandbox: {errors}")
-    if killed:
-        text += f"\n[killed: {killed}]"
+    if watched.killed:
+        text += f"\n[killed: {watched.killed}]"
     return CommandResult(
         command=command,
-        exit_code=None if timed_out or killed else proc.returncode,
+        exit_code=None if stopped else returncode,
         output=text,
-        timed_out=timed_out,
+        timed_out=watched.timed_out,
         truncated=truncated,
         duration_s=duration,
-        killed=killed,
+        killed=watched.killed,
     )
 
 
