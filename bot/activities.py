@@ -13,8 +13,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot.core.targets import RepoRef
 from bot.errors import GitHubError
-from bot.forge import GitHubForge
-from bot.github import GitHubApp
+from bot.github.app import GitHubApp
+from bot.github.forge import GitHubForge
 from bot.run_io import PostInput, ReactInput
 
 # Statuses that will not change on retry: fail the activity at once instead of retrying.

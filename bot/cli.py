@@ -18,7 +18,7 @@ from temporalio.client import Client
 from bot.agents.model import AnthropicModel
 from bot.devserver import DevServer
 from bot.errors import BotError
-from bot.github import GitHubApp
+from bot.github.app import GitHubApp
 from bot.local_run import run_locally
 from bot.settings import Settings
 from bot.temporal import (

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from bot.calls import github_call
     from bot.core.commands import CommandKind
-    from bot.github import Reaction
+    from bot.github.models import Reaction
     from bot.render import messages as render
     from bot.run_io import PostInput, ReactInput
     from bot.shared import CommandRequest, run_workflow_id

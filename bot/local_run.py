@@ -16,9 +16,9 @@ from typing import TextIO
 from temporalio.client import Client
 
 from bot.agents.model import ModelClient
+from bot.app.local_forge import LocalForge
 from bot.core.commands import Command, CommandKind
 from bot.core.targets import CommentKind, RepoRef
-from bot.forge import LocalForge
 from bot.gitops import MirrorCache
 from bot.run_activities import RunActivities
 from bot.run_state import RunProgress

@@ -24,7 +24,8 @@ from bot.core.results import AgentResult, TestRound
 from bot.core.targets import Target
 from bot.core.usage import Usage
 from bot.errors import ConfigError, GitError, ModelError, PlanInvalid
-from bot.forge import FollowUp, Forge, PullInfo
+from bot.github.forge import Forge
+from bot.github.models import Comment, FollowUp, PullRequest
 from bot.gitops import MirrorCache, Worktree, attribute_range, open_worktree
 from bot.render.attribution import render_table
 from bot.run_io import (
@@ -36,7 +37,6 @@ from bot.run_io import (
     EditInput,
     PlanInput,
     PlanResult,
-    Posted,
     PostInput,
     PullInput,
     ReactInput,
@@ -240,10 +240,9 @@ class RunActivities:
     # -- forge -----------------------------------------------------------------------------------
 
     @activity.defn(name="forge_post_comment")
-    async def post_comment(self, params: PostInput) -> Posted:
+    async def post_comment(self, params: PostInput) -> Comment:
         with github_errors():
-            comment_id, url = await self.forge.post_comment(params.target, params.body)
-        return Posted(id=comment_id, html_url=url)
+            return await self.forge.post_comment(params.target, params.body)
 
     @activity.defn(name="forge_edit_comment")
     async def edit_comment(self, params: EditInput) -> None:
@@ -266,7 +265,7 @@ class RunActivities:
             return await self.forge.follow_up(params.target)
 
     @activity.defn(name="forge_open_pull")
-    async def open_pull(self, params: PullInput) -> PullInfo:
+    async def open_pull(self, params: PullInput) -> PullRequest:
         with github_errors():
             return await self.forge.open_pull(
                 params.target,

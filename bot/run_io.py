@@ -9,7 +9,7 @@ from bot.core.pricing import PriceTable
 from bot.core.repo_config import RepoConfig
 from bot.core.targets import Target
 from bot.core.usage import Usage
-from bot.github import Reaction
+from bot.github.models import Reaction
 
 
 class ContextInput(BaseModel):
@@ -46,11 +46,6 @@ class PlanResult(BaseModel):
 class PostInput(BaseModel):
     target: Target
     body: str
-
-
-class Posted(BaseModel):
-    id: int
-    html_url: str
 
 
 class EditInput(BaseModel):

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from bot.core.results import AgentResult, AgentStatus, Span, TestRound
     from bot.core.targets import Target
     from bot.core.usage import Usage
-    from bot.forge import FollowUp
+    from bot.github.models import FollowUp
     from bot.render import messages
     from bot.render import plan_comment as plan_comment_mod
     from bot.run_activities import RunActivities

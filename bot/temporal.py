@@ -19,8 +19,8 @@ from bot.agents.model import ModelClient
 from bot.command_workflow import CommandWorkflow
 from bot.core.pricing import PriceTable
 from bot.errors import ConfigError
-from bot.forge import GitHubForge
-from bot.github import GitHubApp
+from bot.github.app import GitHubApp
+from bot.github.forge import GitHubForge
 from bot.gitops import MirrorCache
 from bot.run_activities import RunActivities
 from bot.shared import CommandRequest, command_workflow_id

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from bot.core.results import AgentStatus, TestRound
     from bot.core.targets import Target
     from bot.errors import MemoryRefused
-    from bot.forge import FollowUp
+    from bot.github.models import FollowUp
     from bot.render import messages, states
     from bot.render import pr_body as pr_body_mod
     from bot.run_activities import RunActivities

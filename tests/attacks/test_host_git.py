@@ -17,8 +17,8 @@ from bot.agents.grep import git_grep
 from bot.core.remote import Credential, Remote
 from bot.core.targets import CommentKind, RepoRef, Target
 from bot.errors import GitError, GitHubError
-from bot.forge import GitHubForge
-from bot.github import GitHubApp
+from bot.github.app import GitHubApp
+from bot.github.forge import GitHubForge
 from bot.gitmirror import MIRROR_CONFIG
 from bot.gitops import MirrorCache, Worktree, attribute_range, create_branch, open_worktree
 from bot.gitrun import git_command, run_git

@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from bot.agents.model import AnthropicModel
-from bot.forge import GitHubForge
+from bot.github.forge import GitHubForge
 from bot.gitops import MirrorCache
 from bot.run_activities import RunActivities
 from bot.run_state import RunProgress

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import httpx
 from temporalio.client import Client
 
-from bot.github import GitHubApp
+from bot.github.app import GitHubApp
 from bot.temporal import TemporalStarter, activity_objects, build_worker
 from bot.webapp import create_app
 from tests.fakehub import FakeHub

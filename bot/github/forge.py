@@ -1,4 +1,5 @@
-"""Where a run lives: GitHub (an installation of the app) or a local repository (`bot run`).
+"""Where a run lives: GitHub (an installation of the app), or a local repository (`bot run`,
+app/local_forge.py).
 
 The run workflow is the same for both; its activities talk to a `Forge`, and each worker is
 built with one. A forge hands out the git remote and its credential inside activities only, so
@@ -7,47 +8,32 @@ no token ever enters workflow history.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+import logging
 from typing import Protocol
-
-from pydantic import BaseModel
 
 from bot.core.decisions import is_own_branch
 from bot.core.remote import Remote
 from bot.core.targets import CommentKind, Target
 from bot.errors import GitHubError
-from bot.github import GitHubApp, Reaction
-from bot.gitrun import run_git
+from bot.github.app import GitHubApp
+from bot.github.models import Comment, FollowUp, PullRequest, Reaction, RepositoryAccess
 from bot.render import messages
 
-
-class PullInfo(BaseModel):
-    number: int
-    html_url: str
-    draft: bool
-
-
-class FollowUp(BaseModel):
-    """Where a follow-up on a pull request works, or why it may not."""
-
-    branch: str = ""
-    base: str = ""
-    refusal: str = ""
+log = logging.getLogger(__name__)
 
 
 class Forge(Protocol):
+    async def access(self, target: Target, username: str) -> RepositoryAccess: ...
     async def remote(self, target: Target) -> Remote: ...
     async def default_branch(self, target: Target) -> str: ...
-    async def post_comment(self, target: Target, body: str) -> tuple[int, str]: ...
+    async def post_comment(self, target: Target, body: str) -> Comment: ...
     async def edit_comment(self, target: Target, comment_id: int, body: str) -> None: ...
     async def react(self, target: Target, content: Reaction) -> None: ...
     async def reply(self, target: Target, body: str) -> None: ...
     async def follow_up(self, target: Target) -> FollowUp: ...
     async def open_pull(
         self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
-    ) -> PullInfo: ...
+    ) -> PullRequest: ...
 
 
 def git_base_url(api_url: str) -> str:
@@ -65,6 +51,23 @@ class GitHubForge:
         self.app = app
         self.git_url = (git_url or git_base_url(app.api_url)).rstrip("/")
 
+    async def access(self, target: Target, username: str) -> RepositoryAccess:
+        """Confirm the repository id is the repository named, then read the commenter's role."""
+        gh = await self.app.installation(target.installation_id)
+        repo = target.repo
+        seen_id = await gh.repository_id(repo.owner, repo.name)
+        if seen_id != repo.id:
+            log.warning(
+                "command refused: %s is repository %s to installation %s, not %s",
+                repo.full_name,
+                seen_id,
+                target.installation_id,
+                repo.id,
+            )
+            return RepositoryAccess(repository_confirmed=False)
+        permission = await gh.permission(repo.owner, repo.name, username)
+        return RepositoryAccess(repository_confirmed=True, permission=permission)
+
     async def remote(self, target: Target) -> Remote:
         """The repository's URL with a token for that repository alone; its mirror is private
         to this installation and repository."""
@@ -77,12 +80,11 @@ class GitHubForge:
         gh = await self.app.installation(target.installation_id)
         return await gh.default_branch(target.repo.owner, target.repo.name)
 
-    async def post_comment(self, target: Target, body: str) -> tuple[int, str]:
+    async def post_comment(self, target: Target, body: str) -> Comment:
         gh = await self.app.installation(target.installation_id)
-        posted = await gh.create_comment(
+        return await gh.create_comment(
             target.repo.owner, target.repo.name, target.issue_number, body
         )
-        return posted.id, posted.html_url
 
     async def edit_comment(self, target: Target, comment_id: int, body: str) -> None:
         gh = await self.app.installation(target.installation_id)
@@ -124,63 +126,17 @@ class GitHubForge:
 
     async def open_pull(
         self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
-    ) -> PullInfo:
+    ) -> PullRequest:
         """Open the run's pull request, or refresh the body of the one already open."""
         gh = await self.app.installation(target.installation_id)
         owner, name = target.repo.owner, target.repo.name
         existing = await gh.find_open_pull(owner, name, head)
         if existing is not None:
             await gh.update_pull(owner, name, existing.number, body=body)
-            return PullInfo(
-                number=existing.number, html_url=existing.html_url, draft=existing.draft
-            )
+            return existing
         try:
-            pull = await gh.create_pull(
+            return await gh.create_pull(
                 owner, name, title=title, head=head, base=base, body=body, draft=draft
             )
         except GitHubError as exc:
             raise GitHubError(f"opening the pull request failed: {exc}", exc.status) from exc
-        return PullInfo(number=pull.number, html_url=pull.html_url, draft=pull.draft)
-
-
-@dataclass
-class LocalForge:
-    """`bot run`: the repository's own directory is the remote; output goes to the terminal."""
-
-    repo: Path
-    emit: Callable[[str, str], None] = field(default=lambda kind, text: print(text))
-    comments: dict[int, str] = field(default_factory=dict)
-    pull_bodies: list[str] = field(default_factory=list)
-
-    async def remote(self, target: Target) -> Remote:
-        path = str(self.repo.resolve())
-        return Remote(path, None, scope=f"local/{path}")
-
-    async def default_branch(self, target: Target) -> str:
-        result = await run_git(["symbolic-ref", "--short", "HEAD"], cwd=self.repo)
-        return result.stdout.strip()
-
-    async def post_comment(self, target: Target, body: str) -> tuple[int, str]:
-        comment_id = len(self.comments) + 1
-        self.comments[comment_id] = body
-        self.emit("comment", body)
-        return comment_id, f"local comment {comment_id}"
-
-    async def edit_comment(self, target: Target, comment_id: int, body: str) -> None:
-        self.comments[comment_id] = body
-
-    async def react(self, target: Target, content: Reaction) -> None:
-        return None
-
-    async def reply(self, target: Target, body: str) -> None:
-        self.emit("reply", body)
-
-    async def follow_up(self, target: Target) -> FollowUp:
-        return FollowUp(refusal=messages.no_follow_up_locally())
-
-    async def open_pull(
-        self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
-    ) -> PullInfo:
-        self.pull_bodies.append(body)
-        self.emit("pull", body)
-        return PullInfo(number=len(self.pull_bodies), html_url=f"branch {head}", draft=draft)
