@@ -40,8 +40,8 @@ from bench.worker_process import WorkerProcess, worker_env
 from bot.core.plan import PLAN_TOOL_NAME
 from bot.core.repo_config import CONFIG_PATH
 from bot.devserver import DevServer
-from bot.githistory import attribute_range
-from bot.gitrun import run_git
+from bot.git.history import attribute_range
+from bot.git.run import run_git
 from bot.render.attribution import render_table
 from bot.run_state import RunProgress
 from bot.shared import run_workflow_id

@@ -26,7 +26,9 @@ from bot.core.repo_config import RepoConfig
 from bot.core.results import AgentResult, AgentStatus
 from bot.core.usage import Usage
 from bot.errors import GitError, MemoryRefused, RebaseConflict
-from bot.gitops import MirrorCache, Worktree, open_worktree
+from bot.git.mirror import MirrorCache
+from bot.git.refs import push
+from bot.git.worktree import Worktree, open_worktree, remove_worktree
 from bot.render import commit as commit_text
 from bot.run_io import AgentInput, AgentProgress
 
@@ -107,7 +109,7 @@ class AgentRunner:
         finally:
             ticker.cancel()
             with contextlib.suppress(GitError):
-                await tree.remove()
+                await remove_worktree(self.cache, tree)
             shutil.rmtree(self.path, ignore_errors=True)
 
     async def _work(self, params: AgentInput, tree: Worktree, started: str) -> AgentResult:
@@ -156,7 +158,7 @@ class AgentRunner:
                         # The resolving agent could write anything again: screen it too.
                         refused += await tree.stage_screened(policy)
                         await tree.continue_rebase()
-                    await tree.push()
+                    await push(self.cache, tree)
                     break
                 except RebaseConflict as conflict:
                     if conflict_round == MAX_CONFLICT_ROUNDS:

@@ -19,7 +19,7 @@ from bot.agents.model import ModelClient
 from bot.app.local_forge import LocalForge
 from bot.core.commands import Command, CommandKind
 from bot.core.targets import CommentKind, RepoRef
-from bot.gitops import MirrorCache
+from bot.git.mirror import MirrorCache
 from bot.run_activities import RunActivities
 from bot.run_state import RunProgress
 from bot.shared import CommandRequest

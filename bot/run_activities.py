@@ -24,9 +24,11 @@ from bot.core.results import AgentResult, TestRound
 from bot.core.targets import Target
 from bot.core.usage import Usage
 from bot.errors import ConfigError, GitError, ModelError, PlanInvalid
+from bot.git.history import attribute_range
+from bot.git.mirror import MirrorCache
+from bot.git.worktree import Worktree, open_worktree, remove_worktree
 from bot.github.forge import Forge
 from bot.github.models import Comment, FollowUp, PullRequest
-from bot.gitops import MirrorCache, Worktree, attribute_range, open_worktree
 from bot.render.attribution import render_table
 from bot.run_io import (
     AgentInput,
@@ -129,7 +131,7 @@ class RunActivities:
 
     @activity.defn
     async def prepare_branch(self, params: BranchInput) -> str:
-        from bot.gitops import create_branch
+        from bot.git.refs import create_branch
 
         remote = await self._remote(params.target)
         try:
@@ -288,7 +290,7 @@ class RunActivities:
         try:
             yield tree
         finally:
-            await tree.remove()
+            await remove_worktree(self.cache, tree)
             shutil.rmtree(path, ignore_errors=True)
 
     def activities(self) -> list[object]:

@@ -19,9 +19,9 @@ from bot.agents.model import ModelClient
 from bot.command_workflow import CommandWorkflow
 from bot.core.pricing import PriceTable
 from bot.errors import ConfigError
+from bot.git.mirror import MirrorCache
 from bot.github.app import GitHubApp
 from bot.github.forge import GitHubForge
-from bot.gitops import MirrorCache
 from bot.run_activities import RunActivities
 from bot.shared import CommandRequest, command_workflow_id
 from bot.workflow import RunWorkflow

@@ -17,8 +17,8 @@ from bot.core.attribution import (
     trace_removals,
 )
 from bot.core.diff import FileDiff, RawHunk
-from bot.gitops import attribute_range, blame_porcelain, diff_hunks, diff_numstat
-from bot.gitparse import (
+from bot.git.history import attribute_range, blame_porcelain, diff_hunks, diff_numstat
+from bot.git.parse import (
     parse_agent_log,
     parse_blame_porcelain,
     parse_commit_patches,
@@ -26,7 +26,7 @@ from bot.gitparse import (
     parse_numstat,
     unquote_path,
 )
-from bot.gitrun import run_git
+from bot.git.run import run_git
 from bot.render.attribution import render_table
 
 SHA_A = "a" * 40
@@ -481,7 +481,7 @@ async def test_blame_porcelain_limits_to_ranges(history: tuple[History, dict[str
 
 async def test_commit_patches_split_per_commit(history: tuple[History, dict[str, str]]) -> None:
     """commit_patches yields the branch's commits oldest first, each with its files."""
-    from bot.gitops import commit_patches
+    from bot.git.history import commit_patches
 
     h, shas = history
     parsed = parse_commit_patches(await commit_patches(h.repo, "main", "orchestrate/1-task"))

@@ -11,18 +11,20 @@ import pytest
 
 from bot.core.remote import Credential, Remote
 from bot.errors import GitError, RebaseConflict
-from bot.gitmirror import MIRROR_CONFIG, MIRROR_CONFIG_LIST, tampering, write_pristine_config
-from bot.gitops import (
+from bot.git.env import FIXED_CONFIG
+from bot.git.history import diff_numstat, log_with_trailers
+from bot.git.mirror import (
+    MIRROR_CONFIG,
+    MIRROR_CONFIG_LIST,
     MirrorCache,
-    Worktree,
-    create_branch,
-    diff_numstat,
-    log_with_trailers,
-    open_worktree,
+    tampering,
+    write_pristine_config,
 )
-from bot.gitparse import parse_agent_log
-from bot.gitrun import FIXED_CONFIG, run_git
-from bot.gitscrub import remove_nested_repos
+from bot.git.parse import parse_agent_log
+from bot.git.refs import create_branch, push
+from bot.git.run import run_git
+from bot.git.scrub import remove_nested_repos
+from bot.git.worktree import Worktree, open_worktree, remove_worktree
 from tests.attacks.hostile_git import commit_gitlink
 from tests.fakehub import FakeHub
 
@@ -258,8 +260,8 @@ async def test_second_push_rebases_onto_the_first(
     (second.path / "test_lib.py").write_text("def test(): pass\n")
     await first.commit_all("Add lib", "implement")
     await second.commit_all("Add test", "test")
-    pushed_first = await first.push()
-    pushed_second = await second.push()
+    pushed_first = await push(cache, first)
+    pushed_second = await push(cache, second)
     assert await remote_sha(remote, BRANCH) == pushed_second
     assert (await git(Path(remote.url), "rev-parse", f"{pushed_second}^")).strip() == pushed_first
 
@@ -274,7 +276,7 @@ async def test_two_agents_pushing_concurrently_both_land(
     await asyncio.gather(
         first.commit_all("Add lib", "implement"), second.commit_all("Tests", "test")
     )
-    await asyncio.gather(first.push(), second.push())
+    await asyncio.gather(push(cache, first), push(cache, second))
     base = await remote_sha(remote, "main")
     agents = parse_agent_log(await log_with_trailers(Path(remote.url), base, BRANCH))
     assert sorted(agents.values()) == ["implement", "test"]
@@ -293,7 +295,7 @@ async def test_many_agents_on_two_workers_all_land(remote: Remote, tmp_path: Pat
         for k in range(3):
             (tree.path / f"agent{n}-{k}.txt").write_text(f"{n} {k}\n")
             await tree.commit_all(f"{n}/{k}", "implement")
-            await tree.push(max_attempts=20)
+            await push(caches[n % 2], tree, max_attempts=20)
 
     await asyncio.gather(*(agent(n) for n in range(3)))
     base = await remote_sha(remote, "main")
@@ -311,18 +313,18 @@ async def test_conflict_is_raised_resolved_and_pushed(
     (second.path / "other.txt").write_text("fine\n")
     await first.commit_all("implement two", "implement")
     await second.commit_all("test two", "test")
-    await first.push()
+    await push(cache, first)
     with pytest.raises(RebaseConflict) as caught:
-        await second.push()
+        await push(cache, second)
     assert caught.value.files == ["shared.txt"]
     assert await second.rebase_in_progress()
     assert "<<<<<<<" in (second.path / "shared.txt").read_text()
     with pytest.raises(GitError, match="rebase is in progress"):
-        await second.push()
+        await push(cache, second)
     resolved = "one\nTWO by implement, two by test\nthree\n"
     (second.path / "shared.txt").write_text(resolved)
     await second.continue_rebase()
-    head = await second.push()
+    head = await push(cache, second)
     assert await remote_sha(remote, BRANCH) == head
     assert await git(Path(remote.url), "show", f"{BRANCH}:shared.txt") == resolved
     agents = parse_agent_log(await log_with_trailers(Path(remote.url), "main", BRANCH))
@@ -338,9 +340,9 @@ async def test_continue_rebase_refuses_leftover_markers(
     (second.path / "shared.txt").write_text("one\nB\nthree\n")
     await first.commit_all("a", "implement")
     await second.commit_all("b", "test")
-    await first.push()
+    await push(cache, first)
     with pytest.raises(RebaseConflict):
-        await second.push()
+        await push(cache, second)
     with pytest.raises(RebaseConflict, match="conflict markers remain") as caught:
         await second.continue_rebase()
     assert caught.value.files == ["shared.txt"]
@@ -356,9 +358,9 @@ async def test_abort_rebase_restores_the_local_commit(
     (second.path / "shared.txt").write_text("B\n")
     await first.commit_all("a", "implement")
     own = await second.commit_all("b", "test")
-    await first.push()
+    await push(cache, first)
     with pytest.raises(RebaseConflict):
-        await second.push()
+        await push(cache, second)
     await second.abort_rebase()
     assert not await second.rebase_in_progress()
     assert await second.head() == own
@@ -374,7 +376,7 @@ async def test_push_refuses_branches_outside_prefix(
     (tree.path / "x.txt").write_text("x\n")
     await tree.commit_all("x", "implement")
     with pytest.raises(GitError, match="refusing to write branch 'main'"):
-        await tree.push()
+        await push(cache, tree)
     assert await remote_sha(remote, "main") == before
 
 
@@ -405,7 +407,7 @@ async def test_remove_deletes_worktree_and_private_branch(
     tree = await open_worktree(cache, remote, BRANCH, tmp_path / "wt")
     mirror = cache.mirror_path(remote)
     assert tree.local_branch in await git(mirror, "branch", "--list")
-    await tree.remove()
+    await remove_worktree(cache, tree)
     assert not tree.path.exists()
     assert str(tree.path) not in await git(mirror, "worktree", "list", "--porcelain")
     assert tree.local_branch not in await git(mirror, "branch", "--list")
@@ -427,7 +429,7 @@ async def test_token_round_trip_over_http_leaves_no_trace(
     tree = await open_worktree(cache, remote, BRANCH, tmp_path / "wt")
     (tree.path / "lib.py").write_text("x = 1\n")
     await tree.commit_all("Add lib", "implement")
-    head = await tree.push()
+    head = await push(cache, tree)
     assert hub.branch_sha("octo", repo_name, BRANCH) == head
     encoded = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     for path in [*(tmp_path / "cache").rglob("*"), *tree.path.rglob("*")]:
@@ -463,7 +465,7 @@ async def test_remote_rejection_is_not_retried_as_a_rebase(
     (tree.path / ".github" / "workflows" / "ci.yml").write_text("on: push\n")
     await tree.commit_all("ci", "implement")
     with pytest.raises(GitError, match=f"^push to {BRANCH} failed"):
-        await tree.push()
+        await push(cache, tree)
     assert not await tree.rebase_in_progress()
 
 
@@ -592,8 +594,8 @@ async def test_mirror_holds_no_remote_and_exactly_the_apps_config(
     tree = await open_worktree(cache, remote, BRANCH, tmp_path / "wt")
     (tree.path / "lib.py").write_text("x = 1\n")
     await tree.commit_all("Add lib", "implement")
-    await tree.push()
-    await tree.remove()
+    await push(cache, tree)
+    await remove_worktree(cache, tree)
     assert (cache.mirror_path(remote) / "config").read_text() == MIRROR_CONFIG
 
 

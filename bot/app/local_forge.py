@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bot.core.remote import Remote
 from bot.core.targets import Target
+from bot.git.run import run_git
 from bot.github.models import Comment, FollowUp, PullRequest, Reaction, RepositoryAccess
-from bot.gitrun import run_git
 from bot.render import messages
 
 

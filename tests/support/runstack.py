@@ -17,8 +17,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from bot.agents.model import AnthropicModel
+from bot.git.mirror import MirrorCache
 from bot.github.forge import GitHubForge
-from bot.gitops import MirrorCache
 from bot.run_activities import RunActivities
 from bot.run_state import RunProgress
 from bot.shared import run_workflow_id

@@ -2,7 +2,7 @@
 the index listings (`diff-index --raw -z`, `ls-files -s -z`, `cat-file --batch`) the commit
 policy reads.
 
-No I/O here; the commands that produce these texts live in bot/gitops.py.
+No I/O here; the commands that produce these texts live in git/history.py and git/staging.py.
 """
 
 from __future__ import annotations
@@ -99,43 +99,52 @@ def parse_diff(text: str) -> list[FileDiff]:
             paths = _header_paths(line[len("diff --git ") :])
             current = FileDiff(*(paths or (None, None)))
             files.append(current)
-        elif current is None or line.startswith("\\"):
-            continue
-        elif line.startswith("@@ "):
-            match = _HUNK_HEADER.match(line)
-            if match is None:
-                continue
-            old_start, old_count, new_start, new_count = match.groups()
-            hunk = RawHunk(
-                old_start=int(old_start),
-                old_count=1 if old_count is None else int(old_count),
-                new_start=int(new_start),
-                new_count=1 if new_count is None else int(new_count),
-            )
-            current.hunks.append(hunk)
-            old_left, new_left = hunk.old_count, hunk.new_count
-        elif line.startswith(("rename from ", "copy from ")):
-            current.old_path = unquote_path(line.split(" ", 2)[2])
-        elif line.startswith(("rename to ", "copy to ")):
-            current.new_path = unquote_path(line.split(" ", 2)[2])
-        elif line.startswith("--- "):
-            current.old_path = _strip_prefix(line[4:], "a/")
-        elif line.startswith("+++ "):
-            current.new_path = _strip_prefix(line[4:], "b/")
-        elif line.startswith("new file mode "):
-            current.old_path = None
-            current.submodule |= line.endswith(" 160000")
-        elif line.startswith("deleted file mode "):
-            current.new_path = None
-            current.submodule |= line.endswith(" 160000")
-        elif line.startswith(("old mode ", "new mode ")):
-            current.mode_changed = True
-            current.submodule |= line.endswith(" 160000")
-        elif line.startswith("index ") and line.endswith(" 160000"):
-            current.submodule = True
-        elif line.startswith("Binary files ") or line == "GIT binary patch":
-            current.binary = True
+        elif current is not None and line.startswith("@@ "):
+            hunk = _hunk(line)
+            if hunk is not None:
+                current.hunks.append(hunk)
+                old_left, new_left = hunk.old_count, hunk.new_count
+        elif current is not None:
+            _read_header(current, line)
     return files
+
+
+def _hunk(line: str) -> RawHunk | None:
+    match = _HUNK_HEADER.match(line)
+    if match is None:
+        return None
+    old_start, old_count, new_start, new_count = match.groups()
+    return RawHunk(
+        old_start=int(old_start),
+        old_count=1 if old_count is None else int(old_count),
+        new_start=int(new_start),
+        new_count=1 if new_count is None else int(new_count),
+    )
+
+
+def _read_header(current: FileDiff, line: str) -> None:
+    """One line of a file's extended header (names, modes, binary) into `current`."""
+    if line.startswith(("rename from ", "copy from ")):
+        current.old_path = unquote_path(line.split(" ", 2)[2])
+    elif line.startswith(("rename to ", "copy to ")):
+        current.new_path = unquote_path(line.split(" ", 2)[2])
+    elif line.startswith("--- "):
+        current.old_path = _strip_prefix(line[4:], "a/")
+    elif line.startswith("+++ "):
+        current.new_path = _strip_prefix(line[4:], "b/")
+    elif line.startswith("new file mode "):
+        current.old_path = None
+        current.submodule |= line.endswith(" 160000")
+    elif line.startswith("deleted file mode "):
+        current.new_path = None
+        current.submodule |= line.endswith(" 160000")
+    elif line.startswith(("old mode ", "new mode ")):
+        current.mode_changed = True
+        current.submodule |= line.endswith(" 160000")
+    elif line.startswith("index ") and line.endswith(" 160000"):
+        current.submodule = True
+    elif line.startswith("Binary files ") or line == "GIT binary patch":
+        current.binary = True
 
 
 def parse_blame_porcelain(text: str) -> dict[int, str]:

@@ -1,5 +1,6 @@
-"""Read-only history commands for attribution: diff, blame, trailer log, per-commit patches,
-and `attribute_range`, the adapter that feeds their output to the pure bot/attribution.py.
+"""Read-only history commands for attribution: diff, blame, trailer log, per-commit patches
+(and, until it moves to the activities, `attribute_range`, which feeds them to
+core/attribution.py).
 """
 
 from __future__ import annotations
@@ -9,25 +10,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.core.attribution import Attribution, attribute
-from bot.errors import GitError
-from bot.gitparse import (
+from bot.git.parse import (
     AGENT_TRAILER,
     parse_agent_log,
     parse_blame_porcelain,
     parse_commit_patches,
     parse_diff,
 )
-from bot.gitrun import DEFAULT_TIMEOUT, run_git
+from bot.git.run import DEFAULT_TIMEOUT, checked_rev, run_git
 
 _BLAME_CONCURRENCY = 8
 # Plain patches whatever the repository says: no external diff drivers, no textconv filters.
 _PATCH_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "-U0")
 
 
-def _rev(rev: str) -> str:
-    if not rev or rev.startswith("-"):
-        raise GitError(f"invalid revision {rev!r}")
-    return rev
+def _revs(base: str, separator: str, head: str) -> str:
+    return f"{checked_rev(base)}{separator}{checked_rev(head)}"
 
 
 async def _git(repo: Path, args: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> str:
@@ -35,17 +33,17 @@ async def _git(repo: Path, args: Sequence[str], timeout: float = DEFAULT_TIMEOUT
 
 
 async def merge_base(repo: Path, base: str, head: str) -> str:
-    return (await _git(repo, ["merge-base", _rev(base), _rev(head)])).strip()
+    return (await _git(repo, ["merge-base", checked_rev(base), checked_rev(head)])).strip()
 
 
 async def diff_hunks(repo: Path, base: str, head: str) -> str:
     """Raw `git diff -U0 base...head`: what head's side changed since the merge base."""
-    return await _git(repo, ["diff", *_PATCH_OPTIONS, f"{_rev(base)}...{_rev(head)}", "--"])
+    return await _git(repo, ["diff", *_PATCH_OPTIONS, _revs(base, "...", head), "--"])
 
 
 async def diff_numstat(repo: Path, base: str, head: str) -> str:
     """Raw `git diff --numstat base...head` (binary files count "-")."""
-    return await _git(repo, ["diff", "--numstat", "-M", f"{_rev(base)}...{_rev(head)}", "--"])
+    return await _git(repo, ["diff", "--numstat", "-M", _revs(base, "...", head), "--"])
 
 
 async def blame_porcelain(
@@ -56,14 +54,14 @@ async def blame_porcelain(
     `rev` may be a range `A..B`: lines older than A are then reported at the boundary.
     """
     limits = [f"-L{start},{end}" for start, end in ranges]
-    return await _git(repo, ["blame", "--line-porcelain", *limits, _rev(rev), "--", path])
+    return await _git(repo, ["blame", "--line-porcelain", *limits, checked_rev(rev), "--", path])
 
 
 async def log_with_trailers(repo: Path, base: str, head: str) -> str:
     """Commits of base..head, oldest first, as `sha FIELD_SEP agent-trailer-values RECORD_SEP`."""
     trailer = f"%(trailers:key={AGENT_TRAILER},valueonly,separator=%x2C)"
-    fmt = f"--format=%H%x1f{trailer}%x1e"  # %x1f, %x1e: gitparse.FIELD_SEP, RECORD_SEP
-    return await _git(repo, ["log", "--reverse", fmt, f"{_rev(base)}..{_rev(head)}", "--"])
+    fmt = f"--format=%H%x1f{trailer}%x1e"  # %x1f, %x1e: parse.FIELD_SEP, RECORD_SEP
+    return await _git(repo, ["log", "--reverse", fmt, _revs(base, "..", head), "--"])
 
 
 async def commit_patches(repo: Path, base: str, head: str) -> str:
@@ -81,7 +79,7 @@ async def commit_patches(repo: Path, base: str, head: str) -> str:
             "-p",
             *_PATCH_OPTIONS,
             "--format=%x1e%H",
-            f"{_rev(base)}..{_rev(head)}",
+            _revs(base, "..", head),
             "--",
         ],
     )

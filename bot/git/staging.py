@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.core.commit_policy import MAX_TARGET_CHARS, REGULAR, SYMLINK, StagedEntry
-from bot.gitparse import parse_batch, parse_batch_check, parse_ls_files_stage_z, parse_raw_diff_z
-from bot.gitrun import GitResult
+from bot.git.parse import parse_batch, parse_batch_check, parse_ls_files_stage_z, parse_raw_diff_z
+from bot.git.run import GitResult
 
 __all__ = ["GitCall", "chunks", "remove_entries", "staged_entries"]
 

@@ -1,30 +1,28 @@
-"""One agent's private worktree of the scratch branch: commit with the agent trailer (only what
-the write policy accepts), push with fetch-rebase-retry, hand rebase conflicts back to the
-caller. Created by gitops.open_worktree.
+"""One agent's private worktree of the scratch branch, and its life in a mirror (open_worktree,
+remove_worktree): commit with the agent trailer (only what the write policy accepts), rebase,
+and hand rebase conflicts back to the caller. Everything here is local git; what reaches the
+remote (push) is in git/refs.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bot import gitscrub
 from bot.core.commit_policy import IN_GIT, Refusal, WritePolicy, screen
-from bot.core.decisions import require_own_branch
 from bot.core.remote import Remote
 from bot.errors import GitError, RebaseConflict
-from bot.gitparse import AGENT_TRAILER
-from bot.gitrun import GitResult
-from bot.gitscrub import delete_tree
-from bot.staging import chunks, remove_entries, staged_entries
-
-if TYPE_CHECKING:
-    from bot.gitops import MirrorCache
+from bot.git import scrub
+from bot.git.mirror import MirrorCache
+from bot.git.parse import AGENT_TRAILER
+from bot.git.run import GitResult, GitRunner
+from bot.git.scrub import delete_tree
+from bot.git.staging import chunks, remove_entries, staged_entries
 
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _FORGED_TRAILER = re.compile(rf"^[ \t]*{AGENT_TRAILER}[ \t]*:.*$\n?", re.IGNORECASE | re.MULTILINE)
@@ -34,43 +32,40 @@ _MARKER = re.compile(r"^(.*):\d+: leftover conflict marker$")
 
 
 class Worktree:
-    """One agent's checkout of the scratch branch. The token stays in memory only.
+    """One agent's checkout of the scratch branch, at `path` in the mirror `mirror` of `remote`.
 
     What a sandboxed command wrote here is untrusted: before every git command in the worktree,
-    nested `.git` entries are removed (bot/gitscrub.py) and the worktree's own `.git` file must
-    still point at its mirror. Commands here never carry the token; fetch and push run in the
-    mirror (MirrorCache.fetch_branch, push_commit).
+    nested `.git` entries are removed (git/scrub.py) and the worktree's own `.git` file must
+    still point at its mirror. Commands here never carry a token: fetch and push run in the
+    mirror (git/refs.py).
     """
 
     def __init__(
         self,
-        cache: MirrorCache,
+        git: GitRunner,
         remote: Remote,
         branch: str,
         path: Path,
         local_branch: str,
+        mirror: Path,
     ) -> None:
-        self.cache = cache
+        self.git = git
         self.remote = remote
         self.branch = branch
         self.path = path
         self.local_branch = local_branch
         # What `git worktree add` wrote: `gitdir: <mirror>/worktrees/<name>`.
         self._git_file = _read_git_file(path)
-        if not self._git_file.startswith(f"gitdir: {cache.mirror_path(remote)}/worktrees/"):
+        if not self._git_file.startswith(f"gitdir: {mirror}/worktrees/"):
             raise GitError(f"{path} is not a worktree of the app's mirror")
 
     def __repr__(self) -> str:
         return f"Worktree(path={str(self.path)!r}, branch={self.branch!r})"
 
-    def set_token(self, token: str | None) -> None:
-        """Swap in a fresh installation token (they expire after an hour)."""
-        self.remote = self.remote.with_token(token)
-
     async def remove_nested_repos(self) -> list[str]:
         """Delete every nested `.git` entry (a sandboxed command's repository or submodule
         git dir); return their paths. Call after sandboxed code ran, before host git acts."""
-        return await asyncio.to_thread(gitscrub.remove_nested_repos, self.path)
+        return await asyncio.to_thread(scrub.remove_nested_repos, self.path)
 
     async def _git(
         self,
@@ -80,7 +75,7 @@ class Worktree:
     ) -> GitResult:
         await self.remove_nested_repos()
         self._require_own_git_dir()
-        return await self.cache.git(args, cwd=self.path, input=input, check=check)
+        return await self.git(args, cwd=self.path, input=input, check=check)
 
     def _require_own_git_dir(self) -> None:
         # The sandbox binds `.git` read-only; checked anyway, since a `.git` pointing elsewhere
@@ -132,34 +127,8 @@ class Worktree:
         await self.stage_screened(policy or _FLOOR)
         return await self.commit_staged(message, role)
 
-    async def push(self, max_attempts: int = 5) -> str:
-        """Push HEAD to the remote branch, rebasing onto it when it moved; return the new head.
-
-        The push runs in the mirror (which holds this worktree's objects) with the commit's
-        sha, so no command in the worktree ever talks to a remote.
-        Raises RebaseConflict (worktree left mid-rebase) when a rebase stops on conflicts:
-        the caller has the agent edit the files, calls continue_rebase(), then push() again.
-        """
-        require_own_branch(self.branch)
-        if await self.rebase_in_progress():
-            raise GitError("a rebase is in progress: resolve it and call continue_rebase() first")
-        for _ in range(max_attempts):
-            head = await self.head()
-            # Under the mirror lock: one command at a time per mirror, fetches included.
-            async with self.cache.locked(self.remote) as mirror:
-                result = await self.cache.push_commit(self.remote, mirror, head, self.branch)
-                if result.returncode == 0:
-                    await self.cache.git(
-                        ["update-ref", f"refs/remotes/origin/{self.branch}", head], cwd=mirror
-                    )
-                    return head
-                if not _rejected_as_behind(result):
-                    raise result.error(f"push to {self.branch} failed")
-                await self.cache.fetch_branch(self.remote, mirror, self.branch)
-            await self._rebase_onto_remote()
-        raise GitError(f"push to {self.branch} still rejected after {max_attempts} attempts")
-
-    async def _rebase_onto_remote(self) -> None:
+    async def rebase_onto_remote(self) -> None:
+        """Rebase onto the remote branch as last fetched; RebaseConflict when it stops."""
         result = await self._git("rebase", f"refs/remotes/origin/{self.branch}", check=False)
         if result.returncode != 0:
             await self._raise_if_conflicted(f"rebase onto origin/{self.branch}")
@@ -203,19 +172,7 @@ class Worktree:
         if await self.rebase_in_progress():
             await self._git("rebase", "--abort")
 
-    async def remove(self) -> None:
-        """Delete the worktree, its private branch and the mirror's record of it.
-
-        The files go first, by plain deletion: git never looks at what a sandbox left there.
-        """
-        await asyncio.to_thread(delete_tree, self.path)
-        async with self.cache.locked(self.remote) as mirror:
-            if not mirror.is_dir():  # discarded as tampered: nothing left to tidy
-                return
-            await self.cache.git(["worktree", "prune"], cwd=mirror)
-            await self.cache.git(["branch", "-D", self.local_branch], cwd=mirror, check=False)
-
-    # ---- the write policy on what is committed (bot/commit_policy.py) -----------------------
+    # ---- the write policy on what is committed (core/commit_policy.py) ----------------------
 
     async def stage_screened(self, policy: WritePolicy) -> list[Refusal]:
         """Stage every change, then unstage and remove what `policy` refuses; return those.
@@ -292,18 +249,48 @@ def _read_git_file(path: Path) -> str:
         return ""
 
 
-# A push racing another one on the server: GitHub and local receive-pack word it like these.
-_RACE_REASONS = ("failed to update ref", "cannot lock ref", "incorrect old value")
+def _worktree_location(path: Path) -> tuple[Path, str]:
+    """The absolute path and the private local branch name of a worktree."""
+    path = path.absolute()
+    return path, "worktree/" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
 
 
-def _rejected_as_behind(result: GitResult) -> bool:
-    """True when the push lost to the remote moving on (retry after a rebase), False when the
-    server refused it (a hook, a permission): that is not retried."""
-    for line in result.stdout.splitlines():
-        if not line.startswith("!"):
-            continue
-        if "\t[rejected]" in line:
-            return True
-        if "\t[remote rejected]" in line:
-            return any(reason in line + result.stderr for reason in _RACE_REASONS)
-    return False
+async def open_worktree(cache: MirrorCache, remote: Remote, branch: str, path: Path) -> Worktree:
+    """A private worktree at `path` on the remote's `branch`, freshly fetched.
+
+    The worktree's local branch has a private name (`worktree/<hash of path>`) at
+    origin/<branch>: git refuses one branch in two worktrees, and two agents of a run may share
+    a worker. Pushes go to the remote `branch` by name, from the mirror.
+    """
+    path, local = _worktree_location(path)
+    async with cache.locked(remote) as mirror:
+        await cache.sync_locked(remote, mirror)
+        if await cache.remote_head(mirror, branch) is None:
+            raise GitError(f"branch {branch!r} does not exist on the remote")
+        listed = await cache.git(["worktree", "list", "--porcelain"], cwd=mirror)
+        if f"worktree {path}\n" in listed.stdout + "\n":
+            # Left by an earlier attempt of the same activity: the remote holds the truth. Its
+            # files may be a sandbox's: deleted without letting git look at them.
+            await asyncio.to_thread(delete_tree, path)
+        elif path.exists() and any(path.iterdir()):
+            raise GitError(f"worktree path {path} exists and is not empty")
+        await cache.git(["worktree", "prune"], cwd=mirror)
+        start = f"refs/remotes/origin/{branch}"
+        await cache.git(
+            ["worktree", "add", "--quiet", "--no-track", "-B", local, str(path), start],
+            cwd=mirror,
+        )
+    return Worktree(cache.git, remote, branch, path, local, cache.mirror_path(remote))
+
+
+async def remove_worktree(cache: MirrorCache, tree: Worktree) -> None:
+    """Delete the worktree, its private branch and the mirror's record of it.
+
+    The files go first, by plain deletion: git never looks at what a sandbox left there.
+    """
+    await asyncio.to_thread(delete_tree, tree.path)
+    async with cache.locked(tree.remote) as mirror:
+        if not mirror.is_dir():  # discarded as tampered: nothing left to tidy
+            return
+        await cache.git(["worktree", "prune"], cwd=mirror)
+        await cache.git(["branch", "-D", tree.local_branch], cwd=mirror, check=False)

@@ -1,26 +1,16 @@
-"""The one helper that runs git: argument lists, explicit cwd, a clean environment with fixed
-config (no hooks, fsmonitor, pager, helpers or submodule recursion, whatever a repository says), a
-timeout that kills the whole process group, and a token that reaches only its own remote URL,
-never a command line or a message.
+"""The environment and command line of every host git command (pure: tests inspect both): a
+clean environment with fixed config (no hooks, fsmonitor, pager, helpers or submodule recursion,
+whatever a repository says), and a token that reaches only its own remote URL.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
 import os
-import re
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core.remote import Credential, auth_header
-from bot.errors import GitError
-
-DEFAULT_TIMEOUT = 300.0
-_STDERR_TAIL_CHARS = 1500
+from bot.core.remote import Credential
 
 # Host variables git may legitimately need (proxies, CA bundles); nothing else is inherited.
 _INHERITED = (
@@ -85,8 +75,6 @@ FIXED_CONFIG: tuple[tuple[str, str], ...] = (
     ("advice.detachedHead", "false"),
 )
 
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-
 
 @dataclass(frozen=True)
 class GitIdentity:
@@ -97,23 +85,6 @@ class GitIdentity:
 
 
 BOT_IDENTITY = GitIdentity()
-
-
-@dataclass(frozen=True)
-class GitResult:
-    """A finished command; stdout and stderr are already scrubbed of the token."""
-
-    command: str
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def error(self, what: str | None = None) -> GitError:
-        detail = _URL_CREDENTIALS.sub("***@", self.stderr.strip() or self.stdout.strip())
-        if len(detail) > _STDERR_TAIL_CHARS:
-            detail = "…" + detail[-_STDERR_TAIL_CHARS:]
-        head = what or f"{self.command} failed (exit {self.returncode})"
-        return GitError(f"{head}: {detail}" if detail else head)
 
 
 def git_env(
@@ -173,92 +144,3 @@ def git_command(
     # git must not wander up from cwd into an enclosing repository.
     env["GIT_CEILING_DIRECTORIES"] = str(Path(cwd).absolute().parent)
     return ["git", "--no-pager", *args], env
-
-
-def command_name(args: Sequence[str]) -> str:
-    """`git <subcommand>` for messages: never the arguments, which may carry paths or text."""
-    skip_next = False
-    for arg in args:
-        if skip_next:
-            skip_next = False
-        elif arg in ("-c", "-C"):
-            skip_next = True
-        elif not arg.startswith("-"):
-            return f"git {arg}"
-    return "git"
-
-
-def scrub(text: str, token: str | None, *, urls: bool = True) -> str:
-    """Remove the token (raw or base64-encoded) and, if `urls`, URL credentials from text."""
-    if token:
-        text = text.replace(token, "***").replace(auth_header(token), "Authorization: ***")
-        text = text.replace(base64.b64encode(f"x-access-token:{token}".encode()).decode(), "***")
-    return _URL_CREDENTIALS.sub("***@", text) if urls else text
-
-
-async def run_git(
-    args: Sequence[str],
-    *,
-    cwd: Path,
-    home: Path | None = None,
-    credential: Credential | None = None,
-    identity: GitIdentity = BOT_IDENTITY,
-    timeout: float = DEFAULT_TIMEOUT,
-    input: str | None = None,
-    check: bool = True,
-) -> GitResult:
-    """Run `git *args` in `cwd`; raise GitError on a non-zero exit (unless check=False).
-
-    `credential` is for commands that talk to its remote, and only those: git sends its token
-    to that URL alone, and only this one process (and its remote helper) ever sees it.
-    """
-    name = command_name(args)
-    argv, full_env = git_command(args, cwd=cwd, home=home, credential=credential, identity=identity)
-    token = credential.token if credential is not None else None
-    spawn = asyncio.ensure_future(
-        asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=full_env,
-            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # own process group: a timeout kills helpers and aliases too
-        )
-    )
-    try:
-        # Shielded: cancelling asyncio's process creation midway can hang forever (CPython
-        # 3.11, seen under load); let it finish, then kill what it started.
-        proc = await asyncio.shield(spawn)
-    except asyncio.CancelledError:
-        with contextlib.suppress(OSError):
-            await _kill_group(await asyncio.shield(spawn))
-        raise
-    except OSError as exc:
-        raise GitError(f"{name} could not start: {exc.strerror}") from None
-    try:
-        async with asyncio.timeout(timeout):
-            out, err = await proc.communicate(input.encode() if input is not None else None)
-    except TimeoutError:
-        await _kill_group(proc)
-        raise GitError(f"{name} timed out after {timeout:g}s") from None
-    except BaseException:  # cancelled: leave no git process behind
-        await _kill_group(proc)
-        raise
-    assert proc.returncode is not None
-    result = GitResult(
-        command=name,
-        returncode=proc.returncode,
-        # stdout may be file content (git show): only the token itself is ever taken out.
-        stdout=scrub(out.decode("utf-8", "surrogateescape"), token, urls=False),
-        stderr=scrub(err.decode("utf-8", "replace"), token),
-    )
-    if check and result.returncode != 0:
-        raise result.error()
-    return result
-
-
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    await asyncio.shield(proc.wait())

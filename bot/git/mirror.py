@@ -1,10 +1,12 @@
-"""git for agents: a per-worker mirror cache, private worktrees on a shared scratch branch,
-commits with the agent trailer, and fetch-rebase-retry pushes.
+"""The per-worker mirror cache: bare mirrors of remotes, one per (scope, URL), in which every
+network command runs; and the check that a mirror's own files are still the app's.
 
-The remote branch is the truth: agents of one run may sit on different machines, each with its
-own cache, so every push rebases onto what the remote holds. Nothing here force-pushes, and
-nothing pushes outside `orchestrate/`. The Worktree class is in bot/worktree.py; read-only
-history helpers (diff, blame, trailer log) are in bot/githistory.py.
+A mirror's config is exactly what the app wrote, and nothing that redirects git elsewhere
+(alternates, a common dir, per-worktree config) exists. A mirror whose files differ may have
+been changed by something that escaped a sandbox; it may redirect a push (`pushurl`,
+`insteadOf`), proxy it, or run a command (fsmonitor, an alias target, an include). The cache
+checks before every command that carries a token and rebuilds such a mirror from scratch rather
+than trusting any of it.
 """
 
 from __future__ import annotations
@@ -17,48 +19,83 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bot.core.decisions import BRANCH_PREFIX, require_own_branch
-from bot.core.remote import Credential, Remote
+from bot.core.decisions import require_own_branch
+from bot.core.remote import Remote
 from bot.errors import GitError
-from bot.githistory import (
-    attribute_range,
-    blame_porcelain,
-    commit_patches,
-    diff_hunks,
-    diff_numstat,
-    log_with_trailers,
-    merge_base,
-)
-from bot.gitmirror import tampering, write_pristine_config
-from bot.gitrun import BOT_IDENTITY, DEFAULT_TIMEOUT, GitIdentity, GitResult, run_git
-from bot.gitscrub import delete_tree
-from bot.worktree import Worktree
-
-__all__ = [
-    "BRANCH_PREFIX",
-    "MirrorCache",
-    "Remote",
-    "Worktree",
-    "attribute_range",
-    "blame_porcelain",
-    "commit_patches",
-    "create_branch",
-    "diff_hunks",
-    "diff_numstat",
-    "log_with_trailers",
-    "merge_base",
-    "open_worktree",
-    "require_own_branch",
-]
+from bot.git.env import BOT_IDENTITY, GitIdentity
+from bot.git.run import DEFAULT_TIMEOUT, GitResult, GitRunner, checked_rev
 
 _LOCK_POLL_SECONDS = 0.02
 # Every remote branch, into refs/remotes/origin/. Not `clone --mirror`: its refs/*:refs/*
 # would overwrite and prune the private branches worktrees check out.
 _ALL_BRANCHES = "+refs/heads/*:refs/remotes/origin/*"
 log = logging.getLogger(__name__)
+
+
+# The whole config of a mirror. Remotes are not configured at all: fetch and push name the URL
+# and refspecs on the command line, so no remote.* setting could redirect them.
+MIRROR_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
+MIRROR_CONFIG_LIST = ("core.repositoryformatversion=0", "core.filemode=true", "core.bare=true")
+
+# Files git reads from a repository that would make it use another repository's objects or
+# config, or apply attributes to every worktree.
+_FORBIDDEN = (
+    "config.worktree",
+    "commondir",
+    "gitdir",
+    "info/attributes",
+    "objects/info/alternates",
+    "objects/info/http-alternates",
+)
+_FORBIDDEN_PER_WORKTREE = ("config", "config.worktree")
+
+
+def write_pristine_config(mirror: Path) -> None:
+    """Replace what `git init` wrote by the app's own, exact config."""
+    (mirror / "config").write_text(MIRROR_CONFIG)
+
+
+def tampering(mirror: Path, config_list: str) -> list[str]:
+    """Why the mirror cannot be trusted (empty when it can). `config_list` is the output of
+    `git config --file <mirror>/config --list`, which does not follow includes."""
+    reasons = []
+    config = mirror / "config"
+    if config.is_symlink() or not config.is_file():
+        reasons.append("config is not a regular file")
+    elif tuple(config_list.splitlines()) != MIRROR_CONFIG_LIST:
+        reasons.append("config differs from what the app wrote")
+    reasons += [f"{name} exists" for name in _FORBIDDEN if _lexists(mirror / name)]
+    worktrees = mirror / "worktrees"
+    if worktrees.is_symlink():
+        reasons.append("worktrees is a symbolic link")
+    elif worktrees.is_dir():
+        for admin in sorted(worktrees.iterdir()):
+            reasons += _worktree_tampering(admin)
+    return reasons
+
+
+def _worktree_tampering(admin: Path) -> list[str]:
+    where = f"worktrees/{admin.name}"
+    if admin.is_symlink() or not admin.is_dir():
+        return [f"{where} is not a directory"]
+    reasons = [
+        f"{where}/{name} exists" for name in _FORBIDDEN_PER_WORKTREE if _lexists(admin / name)
+    ]
+    commondir = admin / "commondir"
+    try:
+        points_home = not commondir.is_symlink() and commondir.read_text().strip() == "../.."
+    except OSError:
+        points_home = False
+    if not points_home:
+        reasons.append(f"{where}/commondir does not point at the mirror")
+    return reasons
+
+
+def _lexists(path: Path) -> bool:
+    return path.is_symlink() or path.exists()
 
 
 def _fresh_partial(mirror: Path) -> Path | None:
@@ -72,23 +109,12 @@ def _fresh_partial(mirror: Path) -> Path | None:
     return partial
 
 
-def _worktree_location(path: Path) -> tuple[Path, str]:
-    """The absolute path and the private local branch name of a worktree."""
-    path = path.absolute()
-    return path, "worktree/" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
-
-
-def _require_rev(rev: str) -> None:
-    if not rev or rev.startswith("-"):
-        raise GitError(f"invalid revision {rev!r}")
-
-
 class MirrorCache:
     """Bare mirrors of remotes under `root`, one per (scope, URL): a worker's agents of one
     installation's repository share one; nothing else does.
 
     Only the app writes a mirror; before every command that carries a token its files are
-    checked against what the app wrote (bot/gitmirror.py), and a changed mirror is rebuilt.
+    checked against what the app wrote (below), and a changed mirror is rebuilt.
     All network commands run here, in the bare mirror, never in a worktree.
     """
 
@@ -100,8 +126,7 @@ class MirrorCache:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.root = root.absolute()
-        self.identity = identity
-        self.timeout = timeout
+        self.git = GitRunner(home=self.home, identity=identity, timeout=timeout)
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
@@ -114,26 +139,6 @@ class MirrorCache:
 
     def mirror_path(self, remote: Remote) -> Path:
         return self.root / "mirrors" / f"{self.key(remote)}.git"
-
-    async def git(
-        self,
-        args: Sequence[str],
-        *,
-        cwd: Path,
-        credential: Credential | None = None,
-        input: str | None = None,
-        check: bool = True,
-    ) -> GitResult:
-        return await run_git(
-            args,
-            cwd=cwd,
-            home=self.home,
-            credential=credential,
-            identity=self.identity,
-            timeout=self.timeout,
-            input=input,
-            check=check,
-        )
 
     @contextlib.asynccontextmanager
     async def locked(self, remote: Remote) -> AsyncIterator[Path]:
@@ -185,7 +190,7 @@ class MirrorCache:
         """Push commit `sha` (in the mirror's object store) to `branch`; the caller holds the
         lock and reads the result. Never forced; the remote branch must be the app's."""
         require_own_branch(branch)
-        _require_rev(sha)
+        checked_rev(sha)
         await self.require_pristine(mirror)
         refspec = f"{sha}:refs/heads/{branch}"
         return await self.git(
@@ -237,62 +242,3 @@ class MirrorCache:
         with contextlib.suppress(FileNotFoundError):  # another worker discarded it first
             mirror.rename(stale)
         shutil.rmtree(stale, ignore_errors=True)
-
-
-async def create_branch(cache: MirrorCache, remote: Remote, branch: str, from_ref: str) -> str:
-    """Create `branch` on the remote at `from_ref` (a remote branch name or a revision).
-
-    Idempotent: when the branch already exists it is left alone and its head returned, so a
-    retried activity does not fail on its own earlier success.
-    """
-    require_own_branch(branch)
-    _require_rev(from_ref)
-    async with cache.locked(remote) as mirror:
-        await cache.sync_locked(remote, mirror)
-        existing = await cache.remote_head(mirror, branch)
-        if existing:
-            return existing
-        start = await cache.remote_head(mirror, from_ref)
-        if start is None:
-            resolved = await cache.git(
-                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{from_ref}^{{commit}}"],
-                cwd=mirror,
-                check=False,
-            )
-            start = resolved.stdout.strip()
-            if not start:
-                raise GitError(f"cannot create {branch}: {from_ref!r} is not a branch or commit")
-        pushed = await cache.push_commit(remote, mirror, start, branch)
-        await cache.sync_locked(remote, mirror)
-        head = await cache.remote_head(mirror, branch)
-        if head is None:  # neither our push nor a concurrent creator's
-            raise pushed.error(f"creating {branch} failed")
-        return head
-
-
-async def open_worktree(cache: MirrorCache, remote: Remote, branch: str, path: Path) -> Worktree:
-    """A private worktree at `path` on the remote's `branch`, freshly fetched.
-
-    The worktree's local branch has a private name (`worktree/<hash of path>`) at
-    origin/<branch>: git refuses one branch in two worktrees, and two agents of a run may share
-    a worker. Pushes go to the remote `branch` by name, from the mirror.
-    """
-    path, local = _worktree_location(path)
-    async with cache.locked(remote) as mirror:
-        await cache.sync_locked(remote, mirror)
-        if await cache.remote_head(mirror, branch) is None:
-            raise GitError(f"branch {branch!r} does not exist on the remote")
-        listed = await cache.git(["worktree", "list", "--porcelain"], cwd=mirror)
-        if f"worktree {path}\n" in listed.stdout + "\n":
-            # Left by an earlier attempt of the same activity: the remote holds the truth. Its
-            # files may be a sandbox's: deleted without letting git look at them.
-            await asyncio.to_thread(delete_tree, path)
-        elif path.exists() and any(path.iterdir()):
-            raise GitError(f"worktree path {path} exists and is not empty")
-        await cache.git(["worktree", "prune"], cwd=mirror)
-        start = f"refs/remotes/origin/{branch}"
-        await cache.git(
-            ["worktree", "add", "--quiet", "--no-track", "-B", local, str(path), start],
-            cwd=mirror,
-        )
-    return Worktree(cache, remote, branch, path, local)
