@@ -25,6 +25,7 @@ from bot.run_state import RunProgress
 from bot.shared import CommandRequest
 from bot.temporal import build_run_worker
 from bot.workflow import RunWorkflow
+from bot.workflows.client import WorkflowMemory
 
 POLL_SECONDS = 0.25
 
@@ -87,7 +88,7 @@ async def run_locally(
         cache=MirrorCache(data_dir / "git"),
         work_root=data_dir / "work",
         model=model,
-        client=client,
+        link=lambda workflow_id: WorkflowMemory(client, workflow_id),
     )
     worker = build_run_worker(client, task_queue, activities.activities())
     printer = ProgressPrinter(out)

@@ -5,25 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from bot.activities import github_errors
-from bot.agent_runner import AgentRunner
-from bot.agents.context import SharedContext, warm_request
-from bot.agents.model import ModelClient, usage_of
-from bot.agents.planner import make_plan
+from bot.agents.model import ModelClient
+from bot.agents.planner import PlanInvalid, make_plan
+from bot.agents.prompt import SharedContext, warm_request
+from bot.agents.runner import AgentRunner, AgentTask, RunLink
 from bot.core.pricing import PriceTable
 from bot.core.remote import Remote
 from bot.core.repo_config import CONFIG_PATH, parse_repo_config
 from bot.core.results import AgentResult, TestRound
 from bot.core.targets import Target
 from bot.core.usage import Usage
-from bot.errors import ConfigError, GitError, ModelError, PlanInvalid
+from bot.errors import ConfigError, GitError, ModelError
 from bot.git.history import attribute_range
 from bot.git.mirror import MirrorCache
 from bot.git.worktree import Worktree, open_worktree, remove_worktree
@@ -69,7 +68,7 @@ class RunActivities:
         cache: MirrorCache,
         work_root: Path,
         model: ModelClient,
-        client: Client,
+        link: Callable[[str], RunLink],
         prices: PriceTable | None = None,
     ) -> None:
         self.forge = forge
@@ -77,7 +76,7 @@ class RunActivities:
         self.cache = cache
         self.work_root = work_root
         self.model = model
-        self.client = client
+        self.link = link
 
     async def _remote(self, target: Target) -> Remote:
         with github_errors():
@@ -168,25 +167,32 @@ class RunActivities:
         """One request with the shared prefix, so the agents' first turns read the cache."""
         shared = SharedContext.build(params.plan, params.repo_summary, params.config)
         try:
-            message = await self.model.create(
-                **warm_request(shared, params.config.models.implement)
-            )
+            reply = await self.model.create(**warm_request(shared, params.config.models.implement))
         except ModelError as exc:
             raise model_failure(exc) from exc
-        return usage_of(message)
+        return reply.usage
 
     @activity.defn
     async def run_agent(self, params: AgentInput) -> AgentResult:
         remote = await self._remote(params.target)
-        runner = AgentRunner(
-            cache=self.cache,
-            remote=remote,
-            model=self.model,
-            client=self.client,
-            path=self._workdir(params.run_workflow_id, f"{params.role.value}-r{params.round}"),
+        path = self._workdir(params.run_workflow_id, f"{params.role.value}-r{params.round}")
+        link = self.link(params.run_workflow_id)
+        runner = AgentRunner(self.model, self.cache, link, heartbeat=activity.heartbeat)
+        task = AgentTask(
+            role=params.role,
+            round=params.round,
+            plan=params.plan,
+            repo_summary=params.repo_summary,
+            config=params.config,
+            feedback=params.feedback,
         )
         try:
-            return await runner.run(params)
+            async with self._worktree(remote, params.branch, path) as tree:
+                ticker = asyncio.create_task(_heartbeat_every(1.0))
+                try:
+                    return await runner.run(task, tree)
+                finally:
+                    ticker.cancel()
         except ModelError as exc:
             raise model_failure(exc) from exc
         except GitError as exc:
@@ -290,7 +296,8 @@ class RunActivities:
         try:
             yield tree
         finally:
-            await remove_worktree(self.cache, tree)
+            with contextlib.suppress(GitError):  # a failed tidy-up fails no work
+                await remove_worktree(self.cache, tree)
             shutil.rmtree(path, ignore_errors=True)
 
     def activities(self) -> list[object]:

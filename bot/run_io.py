@@ -113,12 +113,3 @@ class PullInput(BaseModel):
     title: str
     body: str
     draft: bool
-
-
-class AgentProgress(BaseModel):
-    """Sent by an agent activity to its run after each model turn."""
-
-    role: Role
-    round: int
-    turns: int
-    tokens: int

@@ -25,6 +25,7 @@ from bot.github.forge import GitHubForge
 from bot.run_activities import RunActivities
 from bot.shared import CommandRequest, command_workflow_id
 from bot.workflow import RunWorkflow
+from bot.workflows.client import WorkflowMemory
 
 # Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
 # `/orchestrate cancel` stops them within a few seconds.
@@ -91,7 +92,7 @@ def github_run_activities(
         cache=MirrorCache(data_dir / "git"),
         work_root=data_dir / "work",
         model=model,
-        client=client,
+        link=lambda workflow_id: WorkflowMemory(client, workflow_id),
         prices=prices,
     )
 

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from bot.core.memory import Memory, MemoryWrite, Note
     from bot.core.plan import Role
     from bot.core.repo_config import RepoConfig
-    from bot.core.results import AgentStatus, TestRound
+    from bot.core.results import AgentProgress, AgentStatus, TestRound
     from bot.core.targets import Target
     from bot.errors import MemoryRefused
     from bot.github.models import FollowUp
@@ -27,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from bot.run_activities import RunActivities
     from bot.run_io import (
         AgentInput,
-        AgentProgress,
         AttributeInput,
         BranchInput,
         ContextInput,

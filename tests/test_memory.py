@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from temporalio.client import Client
 
-from bot.agent_runner import WorkflowMemory
 from bot.core.memory import MAX_NOTES, MAX_VALUE_CHARS, Memory, MemoryWrite, WriteMode, check_write
 from bot.core.plan import Role
+from bot.core.results import AgentProgress
 from bot.errors import MemoryRefused
-from bot.run_io import AgentProgress
+from bot.workflows.client import WorkflowMemory
 
 
 def test_writes_are_versioned_and_attributed() -> None:

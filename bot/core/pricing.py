@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from bot.core.plan import ORCHESTRATOR, role_rank
 from bot.core.results import AgentResult
 from bot.core.usage import Usage
+from bot.core.validation import brief
 from bot.errors import ConfigError
 
 PRICES_ENV = "ORCHESTRATE_PRICES"
@@ -130,10 +131,7 @@ class PriceTable(BaseModel):
             try:
                 prices[name] = value if isinstance(value, Price) else Price.model_validate(value)
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}"
-                    for error in exc.errors()
-                )
+                problems = brief(exc, root="value")
                 raise ConfigError(
                     f"{PRICES_ENV}: prices of {name!r} are invalid: {problems}"
                 ) from exc

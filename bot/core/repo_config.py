@@ -7,8 +7,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.core.commit_policy import DEFAULT_MAX_COMMIT_BYTES, DEFAULT_MAX_FILE_BYTES
+from bot.core.commit_policy import (
+    DEFAULT_MAX_COMMIT_BYTES,
+    DEFAULT_MAX_FILE_BYTES,
+    WritePolicy,
+    denied_globs,
+)
 from bot.core.plan import Role
+from bot.core.validation import brief
 from bot.errors import ConfigError
 
 CONFIG_PATH = ".github/orchestrate.yml"
@@ -89,8 +95,18 @@ def parse_repo_config(text: str | None) -> RepoConfig:
     try:
         return RepoConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = brief(exc, root="(top)")
         raise ConfigError(f"{CONFIG_PATH} is invalid: {problems}") from exc
+
+
+def write_policy(config: RepoConfig, role: Role) -> WritePolicy:
+    """What an agent of `role` may commit, whatever wrote it (the editor refuses the same, but a
+    `run` command can write anywhere in the worktree): see core/commit_policy.py."""
+    allowed = config.paths.get(role)
+    return WritePolicy(
+        allowed_globs=tuple(allowed) if allowed is not None else None,
+        denied_globs=denied_globs(allow_workflow_edits=config.allow_workflow_edits),
+        allow_submodules=config.allow_submodules,
+        max_file_bytes=config.max_file_bytes,
+        max_commit_bytes=config.max_commit_bytes,
+    )

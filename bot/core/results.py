@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from bot.core.commit_policy import Refusal
+from bot.core.plan import Role
 from bot.core.usage import Usage
 
 
@@ -32,8 +33,6 @@ class AgentResult(BaseModel):
     refused: list[Refusal] = Field(default_factory=list)  # changes the write policy dropped
     summary: str = ""
     stop_reason: str = ""  # e.g. "end_turn", "budget: turns", "error: ..."
-    started_at: str = ""
-    ended_at: str = ""
 
 
 class TestRound(BaseModel):
@@ -63,3 +62,12 @@ class AgentLine(BaseModel):
     status: AgentStatus = AgentStatus.QUEUED
     turns: int = 0
     tokens: int = 0
+
+
+class AgentProgress(BaseModel):
+    """Sent by an agent activity to its run after each model turn."""
+
+    role: Role
+    round: int
+    turns: int
+    tokens: int

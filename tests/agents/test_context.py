@@ -10,16 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.agents.context import (
-    SharedContext,
-    agent_prompt,
-    render,
-    tool_definitions,
-    warm_request,
-)
 from bot.agents.loop import AgentBudget, AgentSpec, run_agent
-from bot.agents.model import AnthropicModel, usage_of
-from bot.agents.toolbox import Toolbox
+from bot.agents.model import AnthropicModel
+from bot.agents.prompt import SharedContext, agent_prompt, render, warm_request
+from bot.agents.tools.box import Toolbox
+from bot.agents.tools.definitions import tool_definitions
 from bot.core.memory import Memory, MemoryWrite, Note
 from bot.core.plan import Plan, Role
 from bot.core.repo_config import RepoConfig
@@ -73,7 +68,7 @@ async def test_prefix_is_identical_across_roles_and_read_from_the_cache(
         )
         await run_agent(spec, model, Toolbox(tmp_path, memory), memory, budget=AgentBudget())
 
-    warm_usage = usage_of(warm)
+    warm_usage = warm.usage
     assert warm_usage.output_tokens == 0 and warm_usage.cache_write_tokens > 0
     records = [server.requests_for(role.value)[0] for role in Role]
     warm_record = server.requests[0]

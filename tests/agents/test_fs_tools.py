@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.agents.fs_tools import TextEditor, git_grep, glob_matches, resolve_in_worktree
+from bot.agents.tools.editor import TextEditor
+from bot.agents.tools.paths import resolve_in_worktree
+from bot.agents.tools.search import git_grep
+from bot.core.globs import glob_matches
 from bot.errors import PathRefused, ToolError
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.agents.context import SharedContext
 from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import AnthropicModel
-from bot.agents.toolbox import Toolbox
+from bot.agents.prompt import SharedContext
+from bot.agents.tools.box import Toolbox
 from bot.core.commit_policy import WritePolicy, denied_globs
 from bot.core.memory import Memory, MemoryWrite, Note
 from bot.core.plan import Plan, Role

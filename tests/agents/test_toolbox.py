@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.agents.limits import ToolLimits
-from bot.agents.toolbox import Toolbox
+from bot.agents.tools.box import Toolbox
 from bot.core.memory import Memory, MemoryWrite, Note
 from bot.errors import MemoryRefused
 from bot.sandbox.bwrap import sandbox_available

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from bot.agents.grep import git_grep
+from bot.agents.tools.search import git_grep
 from bot.core.remote import Credential, Remote
 from bot.core.targets import CommentKind, RepoRef, Target
 from bot.errors import GitError, GitHubError

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.agent_runner import write_policy
 from bot.core.commit_policy import DENIED, IN_GIT, OUTSIDE, SUBMODULE, Refusal
 from bot.core.plan import Role
 from bot.core.remote import Remote
-from bot.core.repo_config import RepoConfig
+from bot.core.repo_config import RepoConfig, write_policy
 from bot.git.mirror import MirrorCache
 from bot.git.run import run_git
 from bot.git.worktree import Worktree, open_worktree

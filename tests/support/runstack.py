@@ -22,6 +22,7 @@ from bot.github.forge import GitHubForge
 from bot.run_activities import RunActivities
 from bot.run_state import RunProgress
 from bot.shared import run_workflow_id
+from bot.workflows.client import WorkflowMemory
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest
 from tests.fakes import ScriptedModel
@@ -144,7 +145,7 @@ async def run_stack(
         cache=MirrorCache(workdir / "git"),
         work_root=workdir / "work",
         model=model_client,
-        client=client,
+        link=lambda workflow_id: WorkflowMemory(client, workflow_id),
     )
     try:
         async with (

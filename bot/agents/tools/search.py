@@ -1,18 +1,28 @@
-"""The agents' `search` tool: git grep over one worktree, through the one git runner, output
-capped."""
+"""The agents' `search` tool: git grep over one worktree, through the one git runner module,
+output capped."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from bot.agents.tools.fields import field
 from bot.errors import GitError, ToolError
 from bot.git.run import git_lines
 
-__all__ = ["git_grep"]
+__all__ = ["git_grep", "search"]
 
 _GREP_LINE_CHARS = 300
 _GREP_TIMEOUT_S = 60.0
+
+
+async def search(worktree: Path, tool_input: dict[str, Any]) -> str:
+    """The tool call: its fields checked, then `git_grep`."""
+    pattern = field(tool_input, "pattern", str, required=True)
+    path_glob = field(tool_input, "path_glob", str)
+    fixed = field(tool_input, "fixed_string", bool)
+    return await git_grep(worktree, pattern, path_glob=path_glob or None, fixed_string=bool(fixed))
 
 
 async def git_grep(

@@ -18,29 +18,14 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from bot.agents.tools.definitions import tool_definitions
 from bot.core.memory import Note
 from bot.core.plan import Plan, Role, SubTask
 from bot.core.repo_config import RepoConfig
 from bot.core.untrusted import clean, data_block, wrap
 
-__all__ = [
-    "EDITOR_TOOL",
-    "MEMORY_TOOL",
-    "RUN_TOOL",
-    "SEARCH_TOOL",
-    "SharedContext",
-    "agent_prompt",
-    "memory_update",
-    "render",
-    "role_tag",
-    "tool_definitions",
-    "warm_request",
-]
+__all__ = ["SharedContext", "agent_prompt", "memory_update", "render", "role_tag", "warm_request"]
 
-EDITOR_TOOL = "str_replace_based_edit_tool"
-SEARCH_TOOL = "search"
-RUN_TOOL = "run"
-MEMORY_TOOL = "memory"
 CACHE_CONTROL = {"type": "ephemeral"}
 MAX_SUMMARY_CHARS = 40_000
 # The Messages API docs: `max_tokens: 0` populates the prompt cache without generating.
@@ -56,56 +41,6 @@ def _template(name: str) -> Template:
 def render(name: str, **values: str) -> str:
     """The template `prompts/<name>.md` with every `$placeholder` filled (missing: KeyError)."""
     return _template(name).substitute(values)
-
-
-def tool_definitions() -> list[dict[str, Any]]:
-    """The agents' tools, always in this order (the order is part of the cached prefix)."""
-    return [
-        {"type": "text_editor_20250728", "name": EDITOR_TOOL},
-        {
-            "name": SEARCH_TOOL,
-            "description": "Search the repository's text files with git grep. Returns "
-            "`path:line:text` lines, capped; 'no matches' when nothing matches.",
-            "input_schema": {
-                "type": "object",
-                "properties": {
-                    "pattern": {"type": "string", "description": "extended regular expression"},
-                    "path_glob": {"type": "string", "description": "e.g. `src/**/*.py`"},
-                    "fixed_string": {"type": "boolean", "description": "pattern is literal"},
-                },
-                "required": ["pattern"],
-                "additionalProperties": False,
-            },
-        },
-        {
-            "name": RUN_TOOL,
-            "description": "Run a shell command at the repository root in a sandbox (no "
-            "network, time-limited). Returns the exit code and the (shortened) output.",
-            "input_schema": {
-                "type": "object",
-                "properties": {"command": {"type": "string"}},
-                "required": ["command"],
-                "additionalProperties": False,
-            },
-        },
-        {
-            "name": MEMORY_TOOL,
-            "description": "The memory shared by all agents of this run. `read` returns every "
-            "note; `write` stores a note under a key (`set` replaces the key's value, "
-            "`append` adds a note beside earlier ones).",
-            "input_schema": {
-                "type": "object",
-                "properties": {
-                    "action": {"type": "string", "enum": ["read", "write"]},
-                    "key": {"type": "string"},
-                    "value": {"type": "string"},
-                    "mode": {"type": "string", "enum": ["set", "append"]},
-                },
-                "required": ["action"],
-                "additionalProperties": False,
-            },
-        },
-    ]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,5 @@
-"""The file tools of an agent, confined to its worktree.
-
-`TextEditor` is Anthropic's text editor tool; `git_grep` (the `search` tool) and the path rules
-(`resolve_in_worktree`, see bot/agents/paths.py for what is refused and why) are re-exported
-here so that the agent loop imports its file tools from one place.
+"""The agents' text editor tool (Anthropic's `text_editor_20250728`), confined to the worktree
+by the path rules of agents/tools/paths.py.
 
 Error text is read by the model: short, and it names the path as the model wrote it.
 """
@@ -15,17 +12,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.agents.grep import git_grep
-from bot.agents.paths import DEFAULT_DENIED_WRITE_GLOBS, glob_matches, resolve_in_worktree
+from bot.agents.tools.paths import resolve_in_worktree
+from bot.core.commit_policy import DEFAULT_DENIED_WRITE_GLOBS
 from bot.errors import PathRefused, ToolError
 
-__all__ = [
-    "DEFAULT_DENIED_WRITE_GLOBS",
-    "TextEditor",
-    "git_grep",
-    "glob_matches",
-    "resolve_in_worktree",
-]
+__all__ = ["TextEditor"]
 
 _MAX_FILE_BYTES = 4 * 1024 * 1024
 _SNIPPET_LINES = 4
@@ -37,7 +28,7 @@ class TextEditor:
 
     Commands: view, create, str_replace, insert (no undo_edit in this version). `create`
     overwrites an existing file. `written` collects the worktree-relative paths changed. Writes
-    follow the write policy the commit applies too (bot/commit_policy.py), on the path as named
+    follow the write policy the commit applies too (core/commit_policy.py), on the path as named
     and as resolved.
     `write_guard(relative_path)` may raise PathRefused to veto a write on top of the globs.
     """

@@ -6,7 +6,7 @@ sandboxed command can be used as they are); every other absolute path is refused
 components, anything that resolves (following symlinks) outside the worktree, and `.git`
 anywhere (a worktree's `.git` file, its gitdir, a nested repository's hooks).
 
-Writes must also pass the write policy of bot/commit_policy.py (the same rules the app applies
+Writes must also pass the write policy of core/commit_policy.py (the same rules the app applies
 to what is staged before it commits), both for the path as named and as resolved, so that a
 symlinked parent cannot launder a denied path: `allowed_write_globs` (None: anywhere) apply to
 the path or a parent, `denied_globs` (deny wins) to the path, every parent and the directory a
@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from bot.core.commit_policy import DEFAULT_DENIED_WRITE_GLOBS, WritePolicy, path_refusal
-from bot.core.globs import fold_name, glob_matches
+from bot.core.globs import fold_name
 from bot.errors import PathRefused
 
-__all__ = ["DEFAULT_DENIED_WRITE_GLOBS", "glob_matches", "resolve_in_worktree"]
+__all__ = ["resolve_in_worktree"]
 
 
 def resolve_in_worktree(
