@@ -37,10 +37,10 @@ from bench.run_profile import (
     workflow_started,
 )
 from bench.worker_process import WorkerProcess, worker_env
+from bot.activities.repo import attribute_range
 from bot.core.plan import PLAN_TOOL_NAME
 from bot.core.repo_config import CONFIG_PATH
 from bot.devserver import DevServer
-from bot.git.history import attribute_range
 from bot.git.run import run_git
 from bot.render.attribution import render_table
 from bot.run_state import RunProgress

@@ -19,14 +19,15 @@ from bot.agents.model import AnthropicModel
 from bot.devserver import DevServer
 from bot.errors import BotError
 from bot.github.app import GitHubApp
+from bot.github.forge import GitHubForge
 from bot.local_run import run_locally
 from bot.settings import Settings
 from bot.temporal import (
     TemporalStarter,
-    activity_objects,
     build_worker,
+    command_activities,
     connect,
-    github_run_activities,
+    run_activities,
 )
 from bot.webapp import create_app
 
@@ -111,13 +112,11 @@ async def serve(settings: Settings, *, with_worker: bool, with_web: bool = True)
         tasks: list[asyncio.Task[None]] = []
         worker = None
         if with_worker:
-            app = github_app(settings)
-            run = github_run_activities(
-                client, app, model_client(settings), settings.bot_data_dir, settings.price_table()
+            forge = GitHubForge(github_app(settings))
+            activities = command_activities(client, forge) + run_activities(
+                client, forge, model_client(settings), settings.bot_data_dir, settings.price_table()
             )
-            worker = build_worker(
-                client, settings.temporal_task_queue, activity_objects(client, app, run)
-            )
+            worker = build_worker(client, settings.temporal_task_queue, activities)
             tasks.append(asyncio.create_task(worker.run(), name="worker"))
         server = None
         if with_web:

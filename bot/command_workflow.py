@@ -10,17 +10,19 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from bot.activities import (
-        GitHubActivities,
+    from bot.activities.github import ForgeActivities
+    from bot.activities.inputs import (
         PermissionInput,
+        PostInput,
+        ReactInput,
+        RunLinkInput,
         SignalInput,
-        TemporalActivities,
     )
+    from bot.activities.temporal import TemporalActivities
     from bot.calls import github_call
     from bot.core.commands import CommandKind
     from bot.github.models import Reaction
     from bot.render import messages as render
-    from bot.run_io import PostInput, ReactInput
     from bot.shared import CommandRequest, run_workflow_id
     from bot.workflow import RunWorkflow
 
@@ -34,12 +36,8 @@ class CommandWorkflow:
     @workflow.run
     async def run(self, request: CommandRequest) -> str:
         access = await github_call(
-            GitHubActivities.check_permission,
-            PermissionInput(
-                installation_id=request.installation_id,
-                repo=request.repo,
-                username=request.commenter,
-            ),
+            ForgeActivities.check_permission,
+            PermissionInput(target=request.target, username=request.commenter),
         )
         if not access.repository_confirmed:
             # The payload's repository id and name disagree: act on neither (no reaction either,
@@ -58,7 +56,7 @@ class CommandWorkflow:
             return "refused"
         if kind is CommandKind.RUN:
             return await self._start_run(request)
-        return await self._signal_run(request, kind.value)
+        return await self._signal_run(request, kind)
 
     async def _start_run(self, request: CommandRequest) -> str:
         run_id = run_workflow_id(request.repo.id, request.issue_number)
@@ -71,12 +69,12 @@ class CommandWorkflow:
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
-            link = await github_call(TemporalActivities.run_link, run_id)
+            link = await github_call(TemporalActivities.run_link, RunLinkInput(workflow_id=run_id))
             await self._reply(request, render.run_already_going(request.commenter, link or run_id))
             return "already running"
         return "started"
 
-    async def _signal_run(self, request: CommandRequest, signal: str) -> str:
+    async def _signal_run(self, request: CommandRequest, signal: CommandKind) -> str:
         delivered = await github_call(
             TemporalActivities.signal_run,
             SignalInput(
@@ -86,18 +84,18 @@ class CommandWorkflow:
             ),
         )
         if not delivered:
-            await self._reply(request, render.no_run_to_signal(request.commenter, signal))
+            await self._reply(request, render.no_run_to_signal(request.commenter, signal.value))
             return "no run"
-        return f"signalled {signal}"
+        return f"signalled {signal.value}"
 
     async def _react(self, request: CommandRequest, content: Reaction) -> None:
         await github_call(
-            GitHubActivities.react,
+            ForgeActivities.react,
             ReactInput(target=request.target, content=content),
         )
 
     async def _reply(self, request: CommandRequest, body: str) -> None:
         await github_call(
-            GitHubActivities.reply,
+            ForgeActivities.reply,
             PostInput(target=request.target, body=body),
         )

@@ -15,17 +15,15 @@ from typing import TextIO
 
 from temporalio.client import Client
 
+from bot.activities.github import ForgeActivities
 from bot.agents.model import ModelClient
 from bot.app.local_forge import LocalForge
 from bot.core.commands import Command, CommandKind
 from bot.core.targets import CommentKind, RepoRef
-from bot.git.mirror import MirrorCache
-from bot.run_activities import RunActivities
 from bot.run_state import RunProgress
 from bot.shared import CommandRequest
-from bot.temporal import build_run_worker
+from bot.temporal import build_run_worker, run_activities
 from bot.workflow import RunWorkflow
-from bot.workflows.client import WorkflowMemory
 
 POLL_SECONDS = 0.25
 
@@ -83,14 +81,10 @@ async def run_locally(
 
     forge = LocalForge(repo.resolve(), emit=emit or default_emit)
     task_queue = f"bot-run-{uuid.uuid4().hex[:12]}"
-    activities = RunActivities(
-        forge,
-        cache=MirrorCache(data_dir / "git"),
-        work_root=data_dir / "work",
-        model=model,
-        link=lambda workflow_id: WorkflowMemory(client, workflow_id),
+    activities = ForgeActivities(forge).activities() + run_activities(
+        client, forge, model, data_dir
     )
-    worker = build_run_worker(client, task_queue, activities.activities())
+    worker = build_run_worker(client, task_queue, activities)
     printer = ProgressPrinter(out)
     async with worker:
         handle = await client.start_workflow(

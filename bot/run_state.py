@@ -19,6 +19,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from bot.activities.agent import AgentActivities
+    from bot.activities.github import ForgeActivities
+    from bot.activities.inputs import (
+        AgentInput,
+        EditInput,
+        PostInput,
+    )
     from bot.calls import github_call
     from bot.core import decisions, pricing, results
     from bot.core.memory import Memory
@@ -31,12 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from bot.github.models import FollowUp
     from bot.render import messages
     from bot.render import plan_comment as plan_comment_mod
-    from bot.run_activities import RunActivities
-    from bot.run_io import (
-        AgentInput,
-        EditInput,
-        PostInput,
-    )
 
 T = TypeVar("T")
 STATUS_EDIT_INTERVAL = timedelta(seconds=3)
@@ -96,7 +97,7 @@ class RunState:
         started = workflow.now()
         try:
             result: AgentResult = await workflow.execute_activity_method(
-                RunActivities.run_agent,
+                AgentActivities.run_agent,
                 agent,
                 start_to_close_timeout=timedelta(minutes=agent.config.budget.agent_minutes + 5),
                 heartbeat_timeout=timedelta(seconds=60),
@@ -179,7 +180,7 @@ class RunState:
     async def _fail(self, target: Target, reason: str) -> None:
         self._progress.state = f"failed: {reason}"
         await github_call(
-            RunActivities.post_comment, PostInput(target=target, body=messages.run_failed(reason))
+            ForgeActivities.post_comment, PostInput(target=target, body=messages.run_failed(reason))
         )
 
     def _span(self, label: str, section: str, started: datetime) -> None:
@@ -215,7 +216,7 @@ class RunState:
             if self._dirty and self._status_comment is not None:
                 self._dirty = False
                 await github_call(
-                    RunActivities.edit_comment,
+                    ForgeActivities.edit_comment,
                     EditInput(
                         target=target, comment_id=self._status_comment, body=self._status_body()
                     ),

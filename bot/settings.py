@@ -90,4 +90,14 @@ class Settings(BaseSettings):
 
     @property
     def git_cache_dir(self) -> Path:
-        return self.bot_data_dir / "git"
+        return git_cache_dir(self.bot_data_dir)
+
+
+def git_cache_dir(data_dir: Path) -> Path:
+    """The worker's mirror cache under a data dir (`bot serve`, `bot worker` and `bot run`)."""
+    return data_dir / "git"
+
+
+def work_dir(data_dir: Path) -> Path:
+    """Where agents and tests get their worktrees, one directory per run and activity."""
+    return data_dir / "work"

@@ -14,18 +14,22 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
 
-from bot.activities import GitHubActivities, TemporalActivities
+from bot.activities.agent import AgentActivities
+from bot.activities.github import ForgeActivities
+from bot.activities.model import ModelActivities
+from bot.activities.repo import RepoActivities
+from bot.activities.temporal import TemporalActivities
+from bot.activities.tests import SandboxedTests
 from bot.agents.model import ModelClient
 from bot.command_workflow import CommandWorkflow
 from bot.core.pricing import PriceTable
 from bot.errors import ConfigError
 from bot.git.mirror import MirrorCache
-from bot.github.app import GitHubApp
-from bot.github.forge import GitHubForge
-from bot.run_activities import RunActivities
+from bot.github.forge import Forge
+from bot.settings import git_cache_dir, work_dir
 from bot.shared import CommandRequest, command_workflow_id
 from bot.workflow import RunWorkflow
-from bot.workflows.client import WorkflowMemory
+from bot.workflows.client import RunClient, WorkflowMemory
 
 # Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
 # `/orchestrate cancel` stops them within a few seconds.
@@ -70,31 +74,35 @@ class TemporalStarter:
         return workflow_id
 
 
-def activity_objects(client: Client, app: GitHubApp, run: RunActivities | None = None) -> list[Any]:
-    """Every activity a `bot serve`/`bot worker` process runs: commands, and runs when given."""
-    github = GitHubActivities(app)
-    temporal = TemporalActivities(client)
-    commands = [
-        github.check_permission,
-        github.react,
-        github.reply,
-        temporal.signal_run,
-        temporal.run_link,
+def command_activities(client: Client, forge: Forge) -> list[Any]:
+    """What command workflows need: the forge's activities, and signals to and queries of runs
+    (the run workflows use the same forge activities)."""
+    return [
+        *ForgeActivities(forge).activities(),
+        *TemporalActivities(RunClient(client)).activities(),
     ]
-    return commands + (run.activities() if run is not None else [])
 
 
-def github_run_activities(
-    client: Client, app: GitHubApp, model: ModelClient, data_dir: Path, prices: PriceTable
-) -> RunActivities:
-    return RunActivities(
-        GitHubForge(app),
-        cache=MirrorCache(data_dir / "git"),
-        work_root=data_dir / "work",
-        model=model,
-        link=lambda workflow_id: WorkflowMemory(client, workflow_id),
-        prices=prices,
-    )
+def run_activities(
+    client: Client,
+    forge: Forge,
+    model: ModelClient,
+    data_dir: Path,
+    prices: PriceTable | None = None,
+) -> list[Any]:
+    """The run workflow's own activities: repository, model, agents, tests (all local work goes
+    under `data_dir`; each agent reaches the run's memory through its updates)."""
+    cache = MirrorCache(git_cache_dir(data_dir))
+
+    def link(workflow_id: str) -> WorkflowMemory:
+        return WorkflowMemory(client, workflow_id)
+
+    return [
+        *RepoActivities(forge, cache, prices).activities(),
+        *ModelActivities(model).activities(),
+        *AgentActivities(forge, cache, work_dir(data_dir), model, link).activities(),
+        *SandboxedTests(forge, cache, work_dir(data_dir)).activities(),
+    ]
 
 
 def build_run_worker(client: Client, task_queue: str, activities: Sequence[Any]) -> Worker:

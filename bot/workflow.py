@@ -10,9 +10,26 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from bot.activities.boundary import application_error
+    from bot.activities.github import ForgeActivities
+    from bot.activities.inputs import (
+        AgentInput,
+        AttributeInput,
+        BranchInput,
+        PlanInput,
+        PostInput,
+        PullInput,
+        ReactInput,
+        RunContext,
+        TargetInput,
+        TestInput,
+        WarmInput,
+    )
+    from bot.activities.model import ModelActivities
+    from bot.activities.repo import RepoActivities
+    from bot.activities.tests import SandboxedTests
     from bot.calls import GITHUB_RETRY, github_call
     from bot.core import decisions, results
     from bot.core.memory import Memory, MemoryWrite, Note
@@ -24,20 +41,6 @@ with workflow.unsafe.imports_passed_through():
     from bot.github.models import FollowUp
     from bot.render import messages, states
     from bot.render import pr_body as pr_body_mod
-    from bot.run_activities import RunActivities
-    from bot.run_io import (
-        AgentInput,
-        AttributeInput,
-        BranchInput,
-        ContextInput,
-        PlanInput,
-        PostInput,
-        PullInput,
-        ReactInput,
-        RunContext,
-        TestInput,
-        WarmInput,
-    )
     from bot.run_state import MODEL_RETRY, RunCancelled, RunProgress, RunState
     from bot.shared import CommandRequest
 
@@ -88,7 +91,7 @@ class RunWorkflow(RunState):
         try:
             return self._memory.apply(write, at=workflow.now().isoformat())
         except MemoryRefused as exc:
-            raise ApplicationError(str(exc), type="MemoryRefused", non_retryable=True) from None
+            raise application_error(exc) from None
 
     @write_memory.validator
     def _check_memory_write(self, write: MemoryWrite) -> None:
@@ -125,8 +128,8 @@ class RunWorkflow(RunState):
     async def _run(self, request: CommandRequest, target: Target, started: datetime) -> None:
         context: RunContext = await self._cancellable(
             workflow.execute_activity_method(
-                RunActivities.run_context,
-                ContextInput(target=target),
+                RepoActivities.run_context,
+                TargetInput(target=target),
                 start_to_close_timeout=timedelta(minutes=10),
                 retry_policy=GITHUB_RETRY,
             )
@@ -138,11 +141,11 @@ class RunWorkflow(RunState):
         self._prices = context.prices
         follow_up: FollowUp | None = None
         if request.is_pull_request:
-            follow_up = await github_call(RunActivities.follow_up, ContextInput(target=target))
+            follow_up = await github_call(ForgeActivities.follow_up, TargetInput(target=target))
             if follow_up.refusal:
                 self._progress.state = f"refused: {follow_up.refusal}"
                 await github_call(
-                    RunActivities.reply, PostInput(target=target, body=follow_up.refusal)
+                    ForgeActivities.reply, PostInput(target=target, body=follow_up.refusal)
                 )
                 return
         self._follow_up = follow_up
@@ -158,7 +161,7 @@ class RunWorkflow(RunState):
         plan_started = workflow.now()
         planned = await self._cancellable(
             workflow.execute_activity_method(
-                RunActivities.plan,
+                ModelActivities.plan,
                 PlanInput(
                     task=task,
                     issue_title=request.issue_title,
@@ -183,13 +186,13 @@ class RunWorkflow(RunState):
         waiting = config.require_approval
         self._progress.state = "waiting for approval" if waiting else "running"
         posted = await github_call(
-            RunActivities.post_comment, PostInput(target=target, body=self._status_body())
+            ForgeActivities.post_comment, PostInput(target=target, body=self._status_body())
         )
         self._status_comment, self._progress.link = posted.id, posted.html_url
         if waiting and not await self._approved(config):
             self._set_state(states.approval_expired_state(config.approval_timeout_hours))
             await github_call(
-                RunActivities.post_comment,
+                ForgeActivities.post_comment,
                 PostInput(
                     target=target, body=messages.approval_expired(config.approval_timeout_hours)
                 ),
@@ -201,7 +204,7 @@ class RunWorkflow(RunState):
         else:
             branch = decisions.scratch_branch(request.issue_number, task)
             await workflow.execute_activity_method(
-                RunActivities.prepare_branch,
+                RepoActivities.prepare_branch,
                 BranchInput(target=target, branch=branch, base_sha=context.base_sha),
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=GITHUB_RETRY,
@@ -209,7 +212,7 @@ class RunWorkflow(RunState):
         if len(plan.roles) > 1:
             warm_started = workflow.now()
             self._orchestrator = self._orchestrator + await workflow.execute_activity_method(
-                RunActivities.warm_cache,
+                ModelActivities.warm_cache,
                 WarmInput(plan=plan, repo_summary=context.repo_summary, config=config),
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=MODEL_RETRY,
@@ -244,7 +247,7 @@ class RunWorkflow(RunState):
             test_started = workflow.now()
             result: TestRound = await self._cancellable(
                 workflow.execute_activity_method(
-                    RunActivities.run_tests,
+                    SandboxedTests.run_tests,
                     TestInput(
                         target=target,
                         branch=agent.branch,
@@ -296,7 +299,7 @@ class RunWorkflow(RunState):
         self._set_state("opening the pull request")
         pr_started = workflow.now()
         attribution = await workflow.execute_activity_method(
-            RunActivities.attribute,
+            RepoActivities.attribute,
             AttributeInput(target=target, branch=branch, base_sha=context.base_sha),
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=GITHUB_RETRY,
@@ -320,7 +323,7 @@ class RunWorkflow(RunState):
             draft_reason=draft_reason,
         )
         pull = await github_call(
-            RunActivities.open_pull,
+            ForgeActivities.open_pull,
             PullInput(
                 target=target,
                 head=branch,
@@ -334,7 +337,7 @@ class RunWorkflow(RunState):
         if self._follow_up is not None:
             commits = [sha for result in self._results for sha in result.commits]
             await github_call(
-                RunActivities.reply,
+                ForgeActivities.reply,
                 PostInput(
                     target=target,
                     body=messages.follow_up_reply(
@@ -342,5 +345,5 @@ class RunWorkflow(RunState):
                     ),
                 ),
             )
-        await github_call(RunActivities.react, ReactInput(target=target, content="rocket"))
+        await github_call(ForgeActivities.react, ReactInput(target=target, content="rocket"))
         self._set_state("done (draft: tests still fail)" if draft_reason else "done")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.activities.repo import attribute_range
 from bot.core.attribution import (
     Attribution,
     Hunk,
@@ -17,7 +18,7 @@ from bot.core.attribution import (
     trace_removals,
 )
 from bot.core.diff import FileDiff, RawHunk
-from bot.git.history import attribute_range, blame_porcelain, diff_hunks, diff_numstat
+from bot.git.history import blame_porcelain, diff_hunks, diff_numstat
 from bot.git.parse import (
     parse_agent_log,
     parse_blame_porcelain,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bot.git.history import attribute_range
+from bot.activities.repo import attribute_range
 from bot.render.attribution import render_table
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, Turn

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.git.history import attribute_range
+from bot.activities.repo import attribute_range
 from bot.render.attribution import render_table
 from bot.render.plan_comment import PLAN_MARKER
 from tests.fakehub import FakeHub

@@ -1,25 +1,17 @@
 """Read-only history commands for attribution: diff, blame, trailer log, per-commit patches
-(and, until it moves to the activities, `attribute_range`, which feeds them to
-core/attribution.py).
+(activities/repo.py feeds their parsed output to core/attribution.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.core.attribution import Attribution, attribute
 from bot.git.parse import (
     AGENT_TRAILER,
-    parse_agent_log,
-    parse_blame_porcelain,
-    parse_commit_patches,
-    parse_diff,
 )
 from bot.git.run import DEFAULT_TIMEOUT, checked_rev, run_git
 
-_BLAME_CONCURRENCY = 8
 # Plain patches whatever the repository says: no external diff drivers, no textconv filters.
 _PATCH_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "-U0")
 
@@ -82,39 +74,4 @@ async def commit_patches(repo: Path, base: str, head: str) -> str:
             _revs(base, "..", head),
             "--",
         ],
-    )
-
-
-async def attribute_range(repo: Path, base: str, head: str) -> Attribution:
-    """Attribute every hunk of `git diff base...head` in `repo` to agents (see attribution.py)."""
-    start = await merge_base(repo, base, head)
-    diff_text, trailers, patches = await asyncio.gather(
-        diff_hunks(repo, start, head),
-        log_with_trailers(repo, start, head),
-        commit_patches(repo, start, head),
-    )
-    wanted: dict[str, list[tuple[int, int]]] = {}
-    files = parse_diff(diff_text)
-    for file in files:
-        # A gitlink has no lines at head (`git blame` fails on it): attribution.py gives it
-        # a whole-file row, as it does binary files.
-        if file.new_path is not None and not file.binary and not file.submodule:
-            ranges = [(h.new_start, h.new_start + h.new_count - 1) for h in file.hunks]
-            ranges = [r for r in ranges if r[1] >= r[0]]
-            if ranges:
-                wanted[file.new_path] = ranges
-
-    gate = asyncio.Semaphore(_BLAME_CONCURRENCY)
-
-    async def blame(path: str, ranges: list[tuple[int, int]]) -> tuple[str, str]:
-        async with gate:
-            # The range stops blame at the merge base: older lines are not this run's work.
-            return path, await blame_porcelain(repo, f"{start}..{head}", path, ranges)
-
-    blames = dict(await asyncio.gather(*(blame(p, r) for p, r in wanted.items())))
-    return attribute(
-        files,
-        {path: parse_blame_porcelain(text) for path, text in blames.items()},
-        parse_commit_patches(patches),
-        parse_agent_log(trailers),
     )

@@ -11,7 +11,9 @@ import logging
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
+from bot.core.commands import CommandKind
 from bot.core.memory import Memory, MemoryWrite, Note, check_write
 from bot.core.results import AgentProgress
 from bot.errors import MemoryRefused
@@ -20,6 +22,36 @@ from bot.workflow import RunWorkflow
 log = logging.getLogger(__name__)
 
 MEMORY_RPC_TIMEOUT = timedelta(seconds=30)
+
+
+class RunClient:
+    """Runs as the command workflow's activities reach them (activities/temporal.py's
+    RunControls): signals and queries by typed reference."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def signal(self, workflow_id: str, kind: CommandKind, by: str) -> bool:
+        handle = self.client.get_workflow_handle_for(RunWorkflow.run, workflow_id)
+        signal = {CommandKind.APPROVE: RunWorkflow.approve, CommandKind.CANCEL: RunWorkflow.cancel}[
+            kind
+        ]
+        try:
+            await handle.signal(signal, by)
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def link(self, workflow_id: str) -> str:
+        handle = self.client.get_workflow_handle_for(RunWorkflow.run, workflow_id)
+        try:
+            return await handle.query(RunWorkflow.link)
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return ""
+            raise
 
 
 class WorkflowMemory:

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from bot.activities.repo import attribute_range
 from bot.agents.tools.search import git_grep
 from bot.core.remote import Credential, Remote
 from bot.core.targets import CommentKind, RepoRef, Target
 from bot.errors import GitError, GitHubError
 from bot.git.env import git_command
-from bot.git.history import attribute_range
 from bot.git.mirror import MIRROR_CONFIG, MirrorCache
 from bot.git.refs import create_branch, push
 from bot.git.run import run_git

@@ -12,7 +12,8 @@ import httpx
 from temporalio.client import Client
 
 from bot.github.app import GitHubApp
-from bot.temporal import TemporalStarter, activity_objects, build_worker
+from bot.github.forge import GitHubForge
+from bot.temporal import TemporalStarter, build_worker, command_activities
 from bot.webapp import create_app
 from tests.fakehub import FakeHub
 
@@ -27,7 +28,7 @@ def github_app(hub: FakeHub) -> GitHubApp:
 async def running_worker(
     client: Client, task_queue: str, hub: FakeHub, extra: list[Any] | None = None
 ) -> AsyncIterator[None]:
-    activities = activity_objects(client, github_app(hub)) + (extra or [])
+    activities = command_activities(client, GitHubForge(github_app(hub))) + (extra or [])
     worker = build_worker(client, task_queue, activities)
     task = asyncio.create_task(worker.run())
     try:
