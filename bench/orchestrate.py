@@ -43,10 +43,9 @@ from bot.core.repo_config import CONFIG_PATH
 from bot.devserver import DevServer
 from bot.git.run import run_git
 from bot.render.attribution import render_table
-from bot.run_state import RunProgress
-from bot.shared import run_workflow_id
 from bot.temporal import TemporalStarter, connect
 from bot.webapp import create_app
+from bot.workflows.shared import RunProgress, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest
 from tests.fakes import ScriptedModel

@@ -20,10 +20,9 @@ from bot.agents.model import ModelClient
 from bot.app.local_forge import LocalForge
 from bot.core.commands import Command, CommandKind
 from bot.core.targets import CommentKind, RepoRef
-from bot.run_state import RunProgress
-from bot.shared import CommandRequest
 from bot.temporal import build_run_worker, run_activities
-from bot.workflow import RunWorkflow
+from bot.workflows.run import RunWorkflow
+from bot.workflows.shared import CommandRequest, RunProgress
 
 POLL_SECONDS = 0.25
 
@@ -39,7 +38,6 @@ def local_request(repo: Path, task: str, issue_number: int = 0) -> CommandReques
         issue_body="",
         comment_id=0,
         comment_kind=CommentKind.ISSUE,
-        comment_url="",
         commenter="local",
         command=Command(kind=CommandKind.RUN, task=task, task_chars=len(task)),
     )

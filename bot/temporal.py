@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
 
 from bot.activities.agent import AgentActivities
@@ -21,15 +18,15 @@ from bot.activities.repo import RepoActivities
 from bot.activities.temporal import TemporalActivities
 from bot.activities.tests import SandboxedTests
 from bot.agents.model import ModelClient
-from bot.command_workflow import CommandWorkflow
 from bot.core.pricing import PriceTable
 from bot.errors import ConfigError
 from bot.git.mirror import MirrorCache
 from bot.github.forge import Forge
 from bot.settings import git_cache_dir, work_dir
-from bot.shared import CommandRequest, command_workflow_id
-from bot.workflow import RunWorkflow
-from bot.workflows.client import RunClient, WorkflowMemory
+from bot.workflows.client import RunClient, WorkflowMemory, start_command
+from bot.workflows.command import CommandWorkflow
+from bot.workflows.run import RunWorkflow
+from bot.workflows.shared import CommandRequest
 
 # Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
 # `/orchestrate cancel` stops them within a few seconds.
@@ -60,18 +57,7 @@ class TemporalStarter:
         self.task_queue = task_queue
 
     async def start_command(self, request: CommandRequest) -> str:
-        workflow_id = command_workflow_id(request.repo.id, request.comment_kind, request.comment_id)
-        # A redelivery of a comment already handled (or being handled) starts nothing.
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await self.client.start_workflow(
-                CommandWorkflow.run,
-                request,
-                id=workflow_id,
-                task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            )
-        return workflow_id
+        return await start_command(self.client, self.task_queue, request)
 
 
 def command_activities(client: Client, forge: Forge) -> list[Any]:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from bot.core.commands import Command, parse_command
 from bot.core.targets import CommentKind, RepoRef
 from bot.payload_checks import PayloadProblem, check_comment_payload
-from bot.shared import CommandRequest
+from bot.workflows.shared import CommandRequest
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,6 @@ def _request(event: Event, kind: CommentKind, command: Command) -> CommandReques
         issue_body=_str(issue.get("body")),
         comment_id=comment["id"],
         comment_kind=kind,
-        comment_url=comment["html_url"],
         commenter=comment["user"]["login"],
         command=command,
         review_path=comment.get("path") if kind is CommentKind.REVIEW else None,
@@ -175,7 +174,13 @@ async def _start(event: Event, starter: WorkflowStarter, kind: CommentKind) -> O
     if isinstance(request, Outcome):
         return request
     workflow_id = await starter.start_command(request)
-    log.info("command %s from %s -> %s", request.command.kind, request.commenter, workflow_id)
+    log.info(
+        "command %s from %s (delivery %s) -> %s",
+        request.command.kind,
+        request.commenter,
+        request.delivery_id,
+        workflow_id,
+    )
     return Outcome(202, {"status": "accepted", "workflow_id": workflow_id})
 
 

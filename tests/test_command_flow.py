@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from bot.core.commands import MAX_TASK_CHARS
 from bot.core.targets import CommentKind
 from bot.render import messages
-from bot.shared import command_workflow_id, run_workflow_id
+from bot.workflows.shared import command_workflow_id, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers
 from tests.support.stack import eventually, eventually_async, running_worker, webhook_client

@@ -12,7 +12,6 @@ import pytest
 from bot.core.commands import CommandKind
 from bot.core.targets import CommentKind
 from bot.payload_checks import repository_id_in_node_id
-from bot.shared import CommandRequest
 from bot.webapp import create_app
 from bot.webhooks import (
     Event,
@@ -23,6 +22,7 @@ from bot.webhooks import (
     parse_event,
     verify_signature,
 )
+from bot.workflows.shared import CommandRequest
 from tests.support.payloads import (
     comment_event,
     example,

@@ -7,21 +7,42 @@ these injected by app/ (activities may not import workflows).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bot.core.commands import CommandKind
 from bot.core.memory import Memory, MemoryWrite, Note, check_write
 from bot.core.results import AgentProgress
 from bot.errors import MemoryRefused
-from bot.workflow import RunWorkflow
+from bot.workflows.command import CommandWorkflow
+from bot.workflows.run import RunWorkflow
+from bot.workflows.shared import CommandRequest, command_workflow_id
 
 log = logging.getLogger(__name__)
 
 MEMORY_RPC_TIMEOUT = timedelta(seconds=30)
+
+
+async def start_command(client: Client, task_queue: str, request: CommandRequest) -> str:
+    """Start the command workflow of a comment; return its id. A redelivery of a comment already
+    handled (or being handled) starts nothing."""
+    workflow_id = command_workflow_id(request.repo.id, request.comment_kind, request.comment_id)
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            CommandWorkflow.run,
+            request,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    return workflow_id
 
 
 class RunClient:

@@ -18,9 +18,8 @@ from temporalio.service import RPCError
 
 from bot.agents.model import AnthropicModel
 from bot.github.forge import GitHubForge
-from bot.run_state import RunProgress
-from bot.shared import run_workflow_id
 from bot.temporal import run_activities
+from bot.workflows.shared import RunProgress, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest
 from tests.fakes import ScriptedModel

@@ -1,11 +1,14 @@
-"""Typed inputs and names shared by the webhook side, the workflows and the activities."""
+"""What the webhook side, the workflows and `bot run` share: the command request, the run's
+progress, and the workflow ids that make webhook handling idempotent."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bot.core.commands import Command
+from bot.core.results import AgentLine, TestRound
 from bot.core.targets import CommentKind, RepoRef, Target
+from bot.render import states
 
 
 class CommandRequest(BaseModel, frozen=True):
@@ -20,7 +23,6 @@ class CommandRequest(BaseModel, frozen=True):
     issue_body: str
     comment_id: int
     comment_kind: CommentKind
-    comment_url: str
     commenter: str
     command: Command
     # Review-thread context (follow-ups on a pull request the app opened).
@@ -37,6 +39,17 @@ class CommandRequest(BaseModel, frozen=True):
             comment_kind=self.comment_kind,
             comment_id=self.comment_id,
         )
+
+
+class RunProgress(BaseModel):
+    """What `bot run` and the `/orchestrate` link show about a run while it goes."""
+
+    state: str = states.PLANNING
+    link: str = ""
+    lines: dict[str, AgentLine] = Field(default_factory=dict)
+    rounds: list[TestRound] = Field(default_factory=list)
+    pr_url: str = ""
+    finished: bool = False
 
 
 def command_workflow_id(repo_id: int, comment_kind: CommentKind, comment_id: int) -> str:

@@ -19,12 +19,12 @@ with workflow.unsafe.imports_passed_through():
         SignalInput,
     )
     from bot.activities.temporal import TemporalActivities
-    from bot.calls import github_call
     from bot.core.commands import CommandKind
     from bot.github.models import Reaction
-    from bot.render import messages as render
-    from bot.shared import CommandRequest, run_workflow_id
-    from bot.workflow import RunWorkflow
+    from bot.render import messages
+    from bot.workflows.policies import GITHUB, RUNS, call
+    from bot.workflows.run import RunWorkflow
+    from bot.workflows.shared import CommandRequest, run_workflow_id
 
 ALLOWED_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 
@@ -35,7 +35,8 @@ class CommandWorkflow:
 
     @workflow.run
     async def run(self, request: CommandRequest) -> str:
-        access = await github_call(
+        access = await call(
+            GITHUB,
             ForgeActivities.check_permission,
             PermissionInput(target=request.target, username=request.commenter),
         )
@@ -49,10 +50,10 @@ class CommandWorkflow:
         await self._react(request, "eyes")
         kind = request.command.kind
         if kind is CommandKind.HELP:
-            await self._reply(request, render.help_text())
+            await self._reply(request, messages.help_text())
             return "help"
         if kind is CommandKind.TOO_LONG:
-            await self._reply(request, render.task_too_long(request.command.task_chars))
+            await self._reply(request, messages.task_too_long(request.command.task_chars))
             return "refused"
         if kind is CommandKind.RUN:
             return await self._start_run(request)
@@ -69,13 +70,16 @@ class CommandWorkflow:
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
-            link = await github_call(TemporalActivities.run_link, RunLinkInput(workflow_id=run_id))
-            await self._reply(request, render.run_already_going(request.commenter, link or run_id))
+            link = await call(RUNS, TemporalActivities.run_link, RunLinkInput(workflow_id=run_id))
+            await self._reply(
+                request, messages.run_already_going(request.commenter, link or run_id)
+            )
             return "already running"
         return "started"
 
     async def _signal_run(self, request: CommandRequest, signal: CommandKind) -> str:
-        delivered = await github_call(
+        delivered = await call(
+            RUNS,
             TemporalActivities.signal_run,
             SignalInput(
                 workflow_id=run_workflow_id(request.repo.id, request.issue_number),
@@ -84,18 +88,20 @@ class CommandWorkflow:
             ),
         )
         if not delivered:
-            await self._reply(request, render.no_run_to_signal(request.commenter, signal.value))
+            await self._reply(request, messages.no_run_to_signal(request.commenter, signal.value))
             return "no run"
         return f"signalled {signal.value}"
 
     async def _react(self, request: CommandRequest, content: Reaction) -> None:
-        await github_call(
+        await call(
+            GITHUB,
             ForgeActivities.react,
             ReactInput(target=request.target, content=content),
         )
 
     async def _reply(self, request: CommandRequest, body: str) -> None:
-        await github_call(
+        await call(
+            GITHUB,
             ForgeActivities.reply,
             PostInput(target=request.target, body=body),
         )
