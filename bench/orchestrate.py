@@ -43,8 +43,9 @@ from bot.core.repo_config import CONFIG_PATH
 from bot.devserver import DevServer
 from bot.git.run import run_git
 from bot.render.attribution import render_table
-from bot.temporal import TemporalStarter, connect
-from bot.webapp import create_app
+from bot.temporal import connect
+from bot.webhooks.app import create_app
+from bot.webhooks.starter import TemporalStarter
 from bot.workflows.shared import RunProgress, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest

@@ -22,14 +22,9 @@ from bot.github.app import GitHubApp
 from bot.github.forge import GitHubForge
 from bot.local_run import run_locally
 from bot.settings import Settings
-from bot.temporal import (
-    TemporalStarter,
-    build_worker,
-    command_activities,
-    connect,
-    run_activities,
-)
-from bot.webapp import create_app
+from bot.temporal import build_worker, command_activities, connect, run_activities
+from bot.webhooks.app import create_app
+from bot.webhooks.starter import TemporalStarter
 
 log = logging.getLogger("bot")
 EXIT_CONFIG = 2

@@ -23,10 +23,9 @@ from bot.errors import ConfigError
 from bot.git.mirror import MirrorCache
 from bot.github.forge import Forge
 from bot.settings import git_cache_dir, work_dir
-from bot.workflows.client import RunClient, WorkflowMemory, start_command
+from bot.workflows.client import RunClient, WorkflowMemory
 from bot.workflows.command import CommandWorkflow
 from bot.workflows.run import RunWorkflow
-from bot.workflows.shared import CommandRequest
 
 # Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
 # `/orchestrate cancel` stops them within a few seconds.
@@ -47,17 +46,6 @@ async def connect(
         )
     except RuntimeError as exc:  # the SDK's "Failed client connect: …"
         raise ConfigError(f"cannot reach Temporal at {address}: {exc}") from exc
-
-
-class TemporalStarter:
-    """The webhook side's only way to act: start the command workflow for a comment."""
-
-    def __init__(self, client: Client, task_queue: str) -> None:
-        self.client = client
-        self.task_queue = task_queue
-
-    async def start_command(self, request: CommandRequest) -> str:
-        return await start_command(self.client, self.task_queue, request)
 
 
 def command_activities(client: Client, forge: Forge) -> list[Any]:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.webapp import MAX_BODY_BYTES, create_app
+from bot.webhooks.app import MAX_BODY_BYTES, create_app
 from bot.workflows.shared import CommandRequest
 from tests.support.payloads import comment_event, example, webhook_headers
 

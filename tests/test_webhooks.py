@@ -11,17 +11,10 @@ import pytest
 
 from bot.core.commands import CommandKind
 from bot.core.targets import CommentKind
-from bot.payload_checks import repository_id_in_node_id
-from bot.webapp import create_app
-from bot.webhooks import (
-    Event,
-    Outcome,
-    WebhookRejected,
-    command_request,
-    default_router,
-    parse_event,
-    verify_signature,
-)
+from bot.webhooks.app import create_app
+from bot.webhooks.commands import command_request, default_router
+from bot.webhooks.core import Event, Outcome, WebhookRejected, parse_event, verify_signature
+from bot.webhooks.payload_checks import repository_id_in_node_id
 from bot.workflows.shared import CommandRequest
 from tests.support.payloads import (
     comment_event,

@@ -13,8 +13,9 @@ from temporalio.client import Client
 
 from bot.github.app import GitHubApp
 from bot.github.forge import GitHubForge
-from bot.temporal import TemporalStarter, build_worker, command_activities
-from bot.webapp import create_app
+from bot.temporal import build_worker, command_activities
+from bot.webhooks.app import create_app
+from bot.webhooks.starter import TemporalStarter
 from tests.fakehub import FakeHub
 
 T = TypeVar("T")

@@ -11,12 +11,12 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from bot.render.messages import setup_page
-from bot.webhooks import (
+from bot.webhooks.commands import default_router
+from bot.webhooks.core import (
     Outcome,
     Router,
     WebhookRejected,
     WorkflowStarter,
-    default_router,
     parse_event,
     verify_signature,
 )
