@@ -38,12 +38,12 @@ from bench.run_profile import (
 )
 from bench.worker_process import WorkerProcess, worker_env
 from bot.activities.repo import attribute_range
+from bot.app.devserver import DevServer
+from bot.app.temporal import connect
 from bot.core.plan import PLAN_TOOL_NAME
 from bot.core.repo_config import CONFIG_PATH
-from bot.devserver import DevServer
 from bot.git.run import run_git
 from bot.render.attribution import render_table
-from bot.temporal import connect
 from bot.webhooks.app import create_app
 from bot.webhooks.starter import TemporalStarter
 from bot.workflows.shared import RunProgress, run_workflow_id

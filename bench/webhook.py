@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from bot.devserver import DevServer, free_port
-from bot.temporal import connect
+from bot.app.devserver import DevServer, free_port
+from bot.app.temporal import connect
 from bot.webhooks.app import create_app
 from bot.webhooks.starter import TemporalStarter
 from tests.support.payloads import comment_event, webhook_headers

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.devserver import DevServer
+    from bot.app.devserver import DevServer
     from tests.fakehub import FakeHub
     from tests.fakes import ScriptedModel
 
@@ -94,7 +94,7 @@ def worker_env(
     webhook_secret: str,
     tmp: Path,
 ) -> dict[str, str]:
-    """The settings of a `bot worker` against the loopback stack (bot/settings.py names)."""
+    """The settings of a `bot worker` against the loopback stack (bot/app/settings.py names)."""
     return {
         "TEMPORAL_ADDRESS": devserver.address,
         "TEMPORAL_TASK_QUEUE": task_queue,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.devserver import SERVER_ENV, DevServer
+from bot.app.devserver import SERVER_ENV, DevServer
 
 
 def _environ_of_process_with(marker: str) -> list[bytes]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.devserver import free_port
+from bot.app.devserver import free_port
 from bot.render import messages
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers

@@ -17,8 +17,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from bot.agents.model import AnthropicModel
+from bot.app.worker import run_activities
 from bot.github.forge import GitHubForge
-from bot.temporal import run_activities
 from bot.workflows.shared import RunProgress, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import httpx
 from temporalio.client import Client
 
+from bot.app.worker import build_worker, command_activities
 from bot.github.app import GitHubApp
 from bot.github.forge import GitHubForge
-from bot.temporal import build_worker, command_activities
 from bot.webhooks.app import create_app
 from bot.webhooks.starter import TemporalStarter
 from tests.fakehub import FakeHub

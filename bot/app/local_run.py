@@ -18,9 +18,9 @@ from temporalio.client import Client
 from bot.activities.github import ForgeActivities
 from bot.agents.model import ModelClient
 from bot.app.local_forge import LocalForge
+from bot.app.worker import build_run_worker, run_activities
 from bot.core.commands import Command, CommandKind
 from bot.core.targets import CommentKind, RepoRef
-from bot.temporal import build_run_worker, run_activities
 from bot.workflows.run import RunWorkflow
 from bot.workflows.shared import CommandRequest, RunProgress
 

@@ -16,13 +16,14 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from bot.agents.model import AnthropicModel
-from bot.devserver import DevServer
+from bot.app.devserver import DevServer
+from bot.app.local_run import run_locally
+from bot.app.settings import Settings
+from bot.app.temporal import connect
+from bot.app.worker import build_worker, command_activities, run_activities
 from bot.errors import BotError
 from bot.github.app import GitHubApp
 from bot.github.forge import GitHubForge
-from bot.local_run import run_locally
-from bot.settings import Settings
-from bot.temporal import build_worker, command_activities, connect, run_activities
 from bot.webhooks.app import create_app
 from bot.webhooks.starter import TemporalStarter
 

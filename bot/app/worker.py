@@ -1,4 +1,5 @@
-"""Temporal glue: connecting a client, building the worker, starting command workflows."""
+"""The worker's wiring: which activities a process runs (with their injected pieces: the forge,
+the mirror cache, the model, the client side of the workflows) and the Temporal worker."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bot.activities.agent import AgentActivities
@@ -18,11 +18,10 @@ from bot.activities.repo import RepoActivities
 from bot.activities.temporal import TemporalActivities
 from bot.activities.tests import SandboxedTests
 from bot.agents.model import ModelClient
+from bot.app.settings import git_cache_dir, work_dir
 from bot.core.pricing import PriceTable
-from bot.errors import ConfigError
 from bot.git.mirror import MirrorCache
 from bot.github.forge import Forge
-from bot.settings import git_cache_dir, work_dir
 from bot.workflows.client import RunClient, WorkflowMemory
 from bot.workflows.command import CommandWorkflow
 from bot.workflows.run import RunWorkflow
@@ -30,22 +29,6 @@ from bot.workflows.run import RunWorkflow
 # Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
 # `/orchestrate cancel` stops them within a few seconds.
 HEARTBEAT_FLUSH = timedelta(seconds=2)
-
-
-async def connect(
-    address: str, namespace: str = "default", *, api_key: str | None = None, tls: bool = False
-) -> Client:
-    """A client of the Temporal frontend at `address` (TLS with an API key for Temporal Cloud)."""
-    try:
-        return await Client.connect(
-            address,
-            namespace=namespace,
-            data_converter=pydantic_data_converter,
-            api_key=api_key,
-            tls=tls or api_key is not None,
-        )
-    except RuntimeError as exc:  # the SDK's "Failed client connect: …"
-        raise ConfigError(f"cannot reach Temporal at {address}: {exc}") from exc
 
 
 def command_activities(client: Client, forge: Forge) -> list[Any]:
