@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 ZWSP = "\u200b"  # zero-width space: breaks a mention, a reference or a URL without showing
@@ -239,6 +239,16 @@ def fit(sections: list[Section], budget: int = BODY_BUDGET, separator: str = "\n
         if section.shrink is not None and section.text:
             section.text = section.shrink(max(0, size(section.text) - over))
     return joined()
+
+
+def shrunk(render: Callable[[int], str], limits: Sequence[int], max_size: int) -> str:
+    """The first of `render(limit)` for each of `limits` (most shown first) that fits in
+    `max_size`, else the last one."""
+    for limit in limits:
+        text = render(limit)
+        if size(text) <= max_size:
+            break
+    return text
 
 
 def keep_head(text: str, max_size: int, what: str) -> str:

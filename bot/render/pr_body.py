@@ -18,8 +18,8 @@ from bot.core.results import AgentResult, Span, TestRound
 from bot.core.usage import Usage
 from bot.render import commit
 from bot.render.cost import render_cost
-from bot.render.markdown import Section, block, details, fit, inline, keep_head, size
-from bot.render.rounds import render_tests, shrink_tests
+from bot.render.markdown import Section, block, details, fit, inline, keep_head, shrunk, size
+from bot.render.rounds import OUTPUT_CHARS, render_tests
 from bot.render.timeline import render_gantt
 
 PR_MARKER = "<!-- orchestrate:pr -->"
@@ -88,14 +88,6 @@ def render_summaries(agents: Sequence[AgentResult], chars: int = SUMMARY_CHARS[0
     return "\n\n".join(parts)
 
 
-def _shrink_summaries(agents: Sequence[AgentResult], max_size: int) -> str:
-    for chars in SUMMARY_CHARS[1:]:
-        text = render_summaries(agents, chars)
-        if size(text) <= max_size:
-            break
-    return text
-
-
 # ---- the body ------------------------------------------------------------------------------
 
 
@@ -129,8 +121,16 @@ def pr_body(
             lambda n: shrink_table(heading, table_text, n),
             cut_order=3,
         ),
-        Section(render_summaries(agents), lambda n: _shrink_summaries(agents, n), cut_order=1),
-        Section(render_tests(rounds), lambda n: shrink_tests(rounds, n), cut_order=2),
+        Section(
+            render_summaries(agents),
+            lambda n: shrunk(lambda c: render_summaries(agents, c), SUMMARY_CHARS[1:], n),
+            cut_order=1,
+        ),
+        Section(
+            render_tests(rounds),
+            lambda n: shrunk(lambda c: render_tests(rounds, c), OUTPUT_CHARS[1:], n),
+            cut_order=2,
+        ),
         Section(render_cost(agents, orchestrator, orchestrator_model, prices)),
         Section(render_gantt(spans)),
         Section(render_memory(memory), lambda n: render_memory(memory, n), cut_order=0),

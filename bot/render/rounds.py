@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.results import TestRound
-from bot.render.markdown import code_span, details, fenced, inline, size, table
+from bot.render.markdown import code_span, details, fenced, inline, table
 
 OUTPUT_CHARS = (6000, 2500, 1000, 300, 0)  # test output shown per failing round, then less
 
@@ -53,11 +53,3 @@ def render_tests(rounds: Sequence[TestRound], output_chars: int = OUTPUT_CHARS[0
     if failing and output_chars <= 0:
         parts.append("_The failing output was cut to fit GitHub's size limit._")
     return "\n\n".join(parts)
-
-
-def shrink_tests(rounds: Sequence[TestRound], max_size: int) -> str:
-    for chars in OUTPUT_CHARS[1:]:
-        text = render_tests(rounds, chars)
-        if size(text) <= max_size:
-            break
-    return text

@@ -33,28 +33,20 @@ class Options:
     cancellation: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
 
 
-# A REST call to GitHub (or the local forge): quick, and transient failures pass quickly.
-GITHUB = Options(
-    timedelta(seconds=30),
-    RetryPolicy(
-        initial_interval=timedelta(milliseconds=500),
-        maximum_interval=timedelta(seconds=30),
-        maximum_attempts=8,
-    ),
-)
-# A signal to, or a query of, another run: an RPC to the Temporal frontend.
-RUNS = Options(timedelta(seconds=30), GITHUB.retry)
-
-# git over the network (the mirror's fetches and pushes): transient failures pass.
-_GIT_RETRY = RetryPolicy(
+# Network calls whose failures pass quickly (a dropped connection, a 5xx, a rate limit).
+_NETWORK_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=8,
 )
-# The run's context: a first clone of a large repository takes its time.
-REPO_CONTEXT = Options(timedelta(minutes=10), _GIT_RETRY)
-# The scratch branch, the attribution of the final diff.
-GIT = Options(timedelta(minutes=5), _GIT_RETRY)
+# A REST call to GitHub (or the local forge).
+GITHUB = Options(timedelta(seconds=30), _NETWORK_RETRY)
+# A signal to, or a query of, another run: an RPC to the Temporal frontend.
+RUNS = Options(timedelta(seconds=30), _NETWORK_RETRY)
+# The run's context: a mirror sync, and a first clone of a large repository takes its time.
+REPO_CONTEXT = Options(timedelta(minutes=10), _NETWORK_RETRY)
+# git against the remote: the scratch branch, the attribution of the final diff.
+GIT = Options(timedelta(minutes=5), _NETWORK_RETRY)
 
 # A model call: rate limits and overload pass after a while.
 _MODEL_RETRY = RetryPolicy(
