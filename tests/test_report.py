@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bot.core.attribution import Attribution, Hunk, LineCount
+from bot.core.commit_policy import Refusal
 from bot.core.memory import Memory, Note
 from bot.core.plan import Contract, Interface, Plan, Role, SubTask
 from bot.core.pricing import PriceTable, run_cost
@@ -18,7 +19,7 @@ from bot.render.attribution import render_table
 from bot.render.markdown import GITHUB_BODY_LIMIT, ZWSP, size
 from bot.render.messages import approval_expired, follow_up_reply, run_failed
 from bot.render.plan_comment import plan_comment
-from bot.render.pr_body import draft_reason, pr_body, pr_title
+from bot.render.pr_body import draft_reason, pr_body, pr_title, render_summaries
 from bot.render.states import approval_expired_state, cancelled_state
 from tests.support.gfm import render
 
@@ -547,6 +548,21 @@ def test_agents_summaries_are_collapsed_one_block_per_agent_and_round() -> None:
         ("implement, round 2", "Fixed the failing test."),
     ]
     assert "## What the agents said" not in body(agents=[summarised("docs", " \n ")])
+
+
+def test_files_the_write_policy_refused_are_named_in_the_agents_block() -> None:
+    """What the write policy did not commit is listed in its agent's block (even when the agent
+    said nothing), each path as code, so a hostile name links or mentions nothing."""
+    agent = summarised("implement", "")
+    agent.refused = [
+        Refusal(path=".github/workflows/x.yml", reason="writing here is not allowed"),
+        Refusal(path="@octocat [x](http://evil.example)", reason="larger than 10 bytes"),
+    ]
+    text = body(agents=[agent])
+    assert "**Not committed** (refused by the write policy):" in text
+    assert "- `.github/workflows/x.yml`: writing here is not allowed" in text
+    page = render(render_summaries([agent]))
+    assert "a" not in page.tags and not page.links()
 
 
 def test_agents_summaries_are_neutralised_and_capped() -> None:

@@ -38,7 +38,6 @@ class SandboxedTests:
         with boundary():
             remote = await self.forge.remote(params.target)
             async with checked_out(self.cache, remote, params.branch, path) as tree:
-                head = await tree.head()
                 try:
                     async with heartbeating(HEARTBEAT_SECONDS):
                         result, output = await self._run(params, tree.path, limits)
@@ -53,7 +52,6 @@ class SandboxedTests:
             timed_out=result.timed_out,
             duration_s=round(result.duration_s, 2),
             output_tail=output[-TEST_OUTPUT_TAIL:],
-            head=head,
         )
 
     async def _run(

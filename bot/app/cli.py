@@ -24,6 +24,7 @@ from bot.app.worker import build_worker, command_activities, run_activities
 from bot.errors import BotError
 from bot.github.app import GitHubApp
 from bot.github.forge import GitHubForge
+from bot.render import states
 from bot.webhooks.app import create_app
 from bot.webhooks.starter import TemporalStarter
 
@@ -90,7 +91,7 @@ async def run_local(settings: Settings, repo: Path, task: str) -> int:
         progress, _ = await run_locally(
             client, repo, task, model=model_client(settings), data_dir=settings.bot_data_dir
         )
-    return 0 if progress.state.startswith("done") else 1
+    return 0 if states.succeeded(progress.state) else 1
 
 
 def github_app(settings: Settings) -> GitHubApp:

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -71,6 +70,3 @@ class Remote:
     @property
     def credential(self) -> Credential | None:
         return Credential(self.url, self.token) if self.token else None
-
-    def with_token(self, token: str | None) -> Remote:
-        return dataclasses.replace(self, token=token)

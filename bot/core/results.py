@@ -43,7 +43,6 @@ class TestRound(BaseModel):
     timed_out: bool = False
     duration_s: float = 0.0
     output_tail: str = ""
-    head: str = ""
     sent_to: str | None = None  # the role the failure went back to, if any
 
 

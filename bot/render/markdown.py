@@ -84,13 +84,6 @@ def _visible(char: str) -> str:
     return " " if category == "Cc" and char != "\n" else char
 
 
-def neutralise(text: str, *, line_start: bool = True) -> str:
-    """Text as inert markdown (the three steps of the module docstring): shown exactly,
-    linking, mentioning and referencing nothing. At a `line_start`, a block marker is escaped
-    too."""
-    return _escape(clean(text), line_start)
-
-
 def _escape(text: str, line_start: bool) -> str:
     """Steps 2 and 3 on cleaned text."""
     text = _ANCHOR.sub(lambda m: m.group() + ZWSP, text)

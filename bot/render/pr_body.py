@@ -18,7 +18,17 @@ from bot.core.results import AgentResult, Span, TestRound
 from bot.core.usage import Usage
 from bot.render import commit
 from bot.render.cost import render_cost
-from bot.render.markdown import Section, block, details, fit, inline, keep_head, shrunk, size
+from bot.render.markdown import (
+    Section,
+    block,
+    code_span,
+    details,
+    fit,
+    inline,
+    keep_head,
+    shrunk,
+    size,
+)
 from bot.render.rounds import OUTPUT_CHARS, render_tests
 from bot.render.timeline import render_gantt
 
@@ -75,8 +85,9 @@ def _word(name: str) -> str:
 
 
 def render_summaries(agents: Sequence[AgentResult], chars: int = SUMMARY_CHARS[0]) -> str:
-    """What each agent said it did, collapsed, one block per agent and round."""
-    said = [agent for agent in agents if agent.summary.strip()]
+    """What each agent said it did, and what the write policy did not commit of its work,
+    collapsed, one block per agent and round."""
+    said = [agent for agent in agents if agent.summary.strip() or agent.refused]
     if not said:
         return ""
     parts = ["## What the agents said"]
@@ -84,8 +95,19 @@ def render_summaries(agents: Sequence[AgentResult], chars: int = SUMMARY_CHARS[0
         parts.append("_The agents' summaries were cut to fit GitHub's size limit._")
     for agent in said if chars > 0 else ():
         label = f"{_word(agent.role)}, round {agent.round}"
-        parts.append(details(label, block(agent.summary, chars)))
+        parts.append(details(label, _said(agent, chars)))
     return "\n\n".join(parts)
+
+
+def _said(agent: AgentResult, chars: int) -> str:
+    text = block(agent.summary, chars)
+    if not agent.refused:
+        return text
+    listed = "\n".join(
+        f"- {code_span(r.path, cell=False)}: {inline(r.reason, 200)}" for r in agent.refused
+    )
+    refused = f"**Not committed** (refused by the write policy):\n\n{listed}"
+    return f"{text}\n\n{refused}" if text else refused
 
 
 # ---- the body ------------------------------------------------------------------------------

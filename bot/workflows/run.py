@@ -119,7 +119,6 @@ class RunWorkflow:
             state.set_state(states.failed(str(exc)))
             state.mark_unfinished(AgentStatus.FAILED)
         await self.status.close()
-        state.progress.finished = True
         if failure is not None:
             raise failure
         return state.progress

@@ -49,7 +49,6 @@ class RunProgress(BaseModel):
     lines: dict[str, AgentLine] = Field(default_factory=dict)
     rounds: list[TestRound] = Field(default_factory=list)
     pr_url: str = ""
-    finished: bool = False
 
 
 def command_workflow_id(repo_id: int, comment_kind: CommentKind, comment_id: int) -> str:
