@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "info"
-    orchestrate_prices: str | None = None  # JSON overrides of bot/pricing.py's table
+    orchestrate_prices: str | None = None  # JSON overrides of core/pricing.py's table
 
     def price_table(self) -> PriceTable:
         table = PriceTable.default()

@@ -31,6 +31,10 @@ class Command(BaseModel, frozen=True):
     task: str = ""
     task_chars: int = 0
 
+    @property
+    def uses_issue_as_task(self) -> bool:
+        return self.kind is CommandKind.RUN and not self.task
+
 
 def parse_command(body: str) -> Command | None:
     """The command in a comment body, or None when it has none.

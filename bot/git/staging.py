@@ -1,7 +1,7 @@
 """The I/O side of the commit policy: what a worktree has staged (modes, sizes, link targets)
 and the filesystem work of dropping what the policy refuses, never following a symlink.
 
-The rules themselves are pure, in bot/commit_policy.py; bot/worktree.py puts the steps in order.
+The rules themselves are pure, in core/commit_policy.py; git/worktree.py puts the steps in order.
 """
 
 from __future__ import annotations

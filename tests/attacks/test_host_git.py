@@ -330,7 +330,7 @@ async def test_token_for_one_repository_is_refused_for_another(
     theirs = hub.add_repo(owner, "theirs", installation_id=61)
     app = GitHubApp(hub.app_id, hub.private_key_pem, hub.base_url)
     token = await app.installation_token(61, repository_id=mine.id)
-    assert hub.token_scope(token) == {mine.id}
+    assert hub.token_scope(token) == frozenset({mine.id})
     assert await app.installation_token(61, repository_id=mine.id) == token  # cached
     assert await app.installation_token(61, repository_id=theirs.id) != token
     with pytest.raises(GitHubError, match="422"):  # not the installation's: GitHub refuses
@@ -362,7 +362,7 @@ async def test_each_installation_and_repository_has_its_own_mirror(
     )
     remote = await forge.remote(target)
     assert remote.scope == f"github/1/{repo.id}"
-    assert hub.token_scope(remote.token or "") == {repo.id}
+    assert hub.token_scope(remote.token or "") == frozenset({repo.id})
     cache = MirrorCache(tmp_path / "cache")
     other = Remote(remote.url, remote.token, scope=f"github/2/{repo.id}")
     assert cache.mirror_path(remote) != cache.mirror_path(other)

@@ -19,7 +19,7 @@ import string
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -57,7 +57,7 @@ class Turn:
     hold: bool = False
 
 
-Script = list[Turn | Callable[[dict[str, Any]], Turn]]
+Script = Sequence[Turn | Callable[[dict[str, Any]], Turn]]
 
 
 @dataclass
@@ -232,7 +232,7 @@ class ScriptedModel:
 
     def __init__(
         self,
-        scripts: dict[str, Script] | None = None,
+        scripts: Mapping[str, Script] | None = None,
         *,
         default_latency: float = 0.0,
         classify: Callable[[dict[str, Any]], str] = classify_request,

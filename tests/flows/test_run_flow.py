@@ -14,7 +14,7 @@ from bot.activities.repo import attribute_range
 from bot.render.attribution import render_table
 from bot.render.plan_comment import PLAN_MARKER
 from tests.fakehub import FakeHub
-from tests.fakes import ScriptedModel
+from tests.fakes import Script, ScriptedModel
 from tests.support.project import plan_turn, verbose_scripts
 from tests.support.runstack import OWNER, RunStack, run_stack
 
@@ -29,7 +29,10 @@ def _git(repo: Path, *args: str) -> str:
 async def verbose_run(
     hub: FakeHub, temporal_client: Client, task_queue: str, repo_name: str, tmp_path: Path
 ) -> AsyncIterator[RunStack]:
-    scripts = {"submit_plan": [plan_turn()], **verbose_scripts(turns_each=2, meet_first=True)}
+    scripts: dict[str, Script] = {
+        "submit_plan": [plan_turn()],
+        **verbose_scripts(turns_each=2, meet_first=True),
+    }
     with ScriptedModel(scripts) as model:
         async with run_stack(hub, temporal_client, task_queue, repo_name, model, tmp_path) as stack:
             yield stack
@@ -57,6 +60,7 @@ async def test_verbose_flag_end_to_end(verbose_run: RunStack) -> None:
     [pull] = stack.pulls()
     assert not pull.draft
     assert (pull.head_ref, pull.base_ref) == ("orchestrate/1-add-a-verbose-flag-to-the-cli", "main")
+    assert pull.body is not None
     assert "Closes #1" in pull.body
     base = _git(stack.bare, "rev-parse", "main").strip()
     expected = render_table(await attribute_range(stack.bare, base, pull.head_ref), max_rows=300)

@@ -1,16 +1,11 @@
-"""The shared memory document: versioned, attributed, size-capped writes; and its client in
-the agents, which turns every failure to reach it into a refusal."""
+"""The shared memory document: versioned writes, their bounds, what agents are shown."""
 
 from __future__ import annotations
 
 import pytest
-from temporalio.client import Client
 
 from bot.core.memory import MAX_NOTES, MAX_VALUE_CHARS, Memory, MemoryWrite, WriteMode, check_write
-from bot.core.plan import Role
-from bot.core.results import AgentProgress
 from bot.errors import MemoryRefused
-from bot.workflows.client import WorkflowMemory
 
 
 def test_writes_are_versioned_and_attributed() -> None:
@@ -94,24 +89,3 @@ def test_check_write_bounds_a_write_without_a_document(write: MemoryWrite, messa
     """The bounds a writer checks before sending: key, value and author lengths."""
     with pytest.raises(MemoryRefused, match=f"^{message}$"):
         check_write(write)
-
-
-async def test_an_oversized_write_is_refused_before_any_rpc(temporal_client: Client) -> None:
-    """A 10 MB value is refused by the client itself (no workflow needs to exist)."""
-    memory = WorkflowMemory(temporal_client, "no-such-run")
-    write = MemoryWrite(agent="implement", key="k", value="x" * 10_000_000)
-    with pytest.raises(MemoryRefused, match=r"^value is 10000000 characters; the limit is 4000$"):
-        await memory.write(write)
-
-
-async def test_an_unreachable_memory_never_raises_anything_but_a_refusal(
-    temporal_client: Client,
-) -> None:
-    """With no workflow behind it, a write is a MemoryRefused, a read is the last memory seen
-    (empty) and a progress report is dropped: none of them ends the agent."""
-    memory = WorkflowMemory(temporal_client, "no-such-run")
-    with pytest.raises(MemoryRefused, match=r"^The shared memory could not be reached"):
-        await memory.write(MemoryWrite(agent="implement", key="k", value="v"))
-    assert await memory.read() == Memory()
-    await memory.report_turn(AgentProgress(role=Role.IMPLEMENT, round=1, turns=1, tokens=1))
-    assert await memory.read() == Memory()

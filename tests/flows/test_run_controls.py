@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.render import messages as render
+from bot.render import messages
 from bot.render.plan_comment import PLAN_MARKER
+from bot.workflows.run import RunWorkflow
 from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel, ToolCall, Turn
 from tests.support.project import PROJECT_FILES, edit, plan_input, plan_turn
@@ -107,10 +108,10 @@ async def test_second_task_while_running_links_the_running_one(make_stack: Stack
     async with make_stack(scripts, config="require_approval: true\n") as stack:
         await stack.command("/orchestrate fix the typo")
         await eventually(lambda: stack.app_comments())
-        link = await stack.run_handle().query("link")
+        link = await stack.run_handle().query(RunWorkflow.link)
         await stack.command("/orchestrate something else", login="maintainer")
         await eventually(lambda: len(stack.app_comments()) == 2)
-        assert stack.app_comments()[1] == render.run_already_going("maintainer", link)
+        assert stack.app_comments()[1] == messages.run_already_going("maintainer", link)
         assert len(stack.model.requests_for("submit_plan")) == 1
 
 

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from bot.activities.repo import attribute_range
 from bot.render.attribution import render_table
 from tests.fakehub import FakeHub
-from tests.fakes import ScriptedModel
+from tests.fakes import Script, ScriptedModel
 from tests.support.project import PROJECT_FILES, plan_turn, verbose_scripts
 from tests.support.runstack import run_stack
 
@@ -23,8 +23,8 @@ TASK = "add a --verbose flag to the CLI"
 BRANCH = "orchestrate/0-add-a-verbose-flag-to-the-cli"
 
 
-def _scripts() -> dict[str, list[object]]:
-    return {"submit_plan": [plan_turn()], **verbose_scripts(turns_each=2)}  # type: ignore[dict-item]
+def _scripts() -> dict[str, Script]:
+    return {"submit_plan": [plan_turn()], **verbose_scripts(turns_each=2)}
 
 
 def _local_repo(path: Path) -> Path:
