@@ -22,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox.bwrap import CommandResult, SandboxLimits, run_sandboxed
+from bot.sandbox.argv import SandboxLimits
+from bot.sandbox.bwrap import CommandResult, run_sandboxed
 
 PROBE = "test -w . && test -r /proc/self/status && echo sandbox-ok"
 LIMITS = SandboxLimits(timeout_s=30, memory_mb=512, cpu_s=10, output_bytes=8192)

@@ -28,7 +28,7 @@ from bot.core.plan import Role, SubTask
 from bot.core.results import AgentStatus
 from bot.core.usage import Usage
 
-__all__ = ["AgentBudget", "AgentSpec", "LoopOutcome", "TurnInfo", "run_agent"]
+__all__ = ["AgentSpec", "LoopOutcome", "TurnInfo", "run_agent"]
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_384
 # A request's JSON bytes per token, roughly: enough to refuse a call that could not fit.

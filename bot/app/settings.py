@@ -88,10 +88,6 @@ class Settings(BaseSettings):
     def temporal_state_file(self) -> Path:
         return self.bot_data_dir / "temporal.sqlite"
 
-    @property
-    def git_cache_dir(self) -> Path:
-        return git_cache_dir(self.bot_data_dir)
-
 
 def git_cache_dir(data_dir: Path) -> Path:
     """The worker's mirror cache under a data dir (`bot serve`, `bot worker` and `bot run`)."""

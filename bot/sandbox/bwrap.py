@@ -44,7 +44,7 @@ from pathlib import Path
 from bot.errors import SandboxError
 from bot.sandbox.argv import LAUNCHER_ENV, SandboxLimits, build_argv, probe_argv, sandbox_env
 
-__all__ = ["CommandResult", "SandboxLimits", "run_sandboxed", "sandbox_available"]
+__all__ = ["CommandResult", "run_sandboxed", "sandbox_available"]
 
 _READ_CHUNK = 65536
 _DISK_POLL_S = 0.5

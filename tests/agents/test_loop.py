@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
+from bot.agents.limits import AgentBudget
+from bot.agents.loop import AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import AnthropicModel
 from bot.agents.prompt import SharedContext
 from bot.agents.tools.box import Toolbox

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.agents.loop import AgentBudget, AgentSpec, run_agent
+from bot.agents.limits import AgentBudget
+from bot.agents.loop import AgentSpec, run_agent
 from bot.agents.model import AnthropicModel
 from bot.agents.planner import PlanInvalid, make_plan
 from bot.agents.prompt import SharedContext

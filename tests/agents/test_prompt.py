@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.agents.loop import AgentBudget, AgentSpec, run_agent
+from bot.agents.limits import AgentBudget
+from bot.agents.loop import AgentSpec, run_agent
 from bot.agents.model import AnthropicModel
 from bot.agents.prompt import SharedContext, agent_prompt, render, warm_request
 from bot.agents.tools.box import Toolbox

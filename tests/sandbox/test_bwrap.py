@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SandboxError
-from bot.sandbox.bwrap import CommandResult, SandboxLimits, run_sandboxed, sandbox_available
+from bot.sandbox.argv import SandboxLimits
+from bot.sandbox.bwrap import CommandResult, run_sandboxed, sandbox_available
 
 # In CI (CI=true) the sandbox must work: a skip there would hide a broken install.
 pytestmark = pytest.mark.skipif(
