@@ -9,19 +9,10 @@ import httpx
 import pytest
 
 from bot.webhooks.app import MAX_BODY_BYTES, create_app
-from bot.workflows.shared import CommandRequest
 from tests.support.payloads import comment_event, example, webhook_headers
+from tests.webhooks.test_commands import RecordingStarter
 
 SECRET = "webhook-secret-for-tests"
-
-
-class RecordingStarter:
-    def __init__(self) -> None:
-        self.started: list[CommandRequest] = []
-
-    async def start_command(self, request: CommandRequest) -> str:
-        self.started.append(request)
-        return f"wf-{request.comment_id}"
 
 
 @pytest.fixture
