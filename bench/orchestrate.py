@@ -37,16 +37,16 @@ from bench.run_profile import (
     workflow_started,
 )
 from bench.worker_process import WorkerProcess, worker_env
-from bot.attribution import render_table
-from bot.devserver import DevServer
-from bot.githistory import attribute_range
-from bot.gitrun import run_git
-from bot.plan import PLAN_TOOL_NAME
-from bot.repo_config import CONFIG_PATH
-from bot.run_state import RunProgress
-from bot.shared import run_workflow_id
-from bot.temporal import TemporalStarter, connect
-from bot.webapp import create_app
+from bot.activities.repo import attribute_range
+from bot.app.devserver import DevServer
+from bot.app.temporal import connect
+from bot.core.plan import PLAN_TOOL_NAME
+from bot.core.repo_config import CONFIG_PATH
+from bot.git.run import run_git
+from bot.render.attribution import render_table
+from bot.webhooks.app import create_app
+from bot.webhooks.starter import TemporalStarter
+from bot.workflows.shared import RunProgress, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest
 from tests.fakes import ScriptedModel

@@ -18,7 +18,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle
 
-from bot.plan import PLAN_TOOL_NAME
+from bot.core.plan import PLAN_TOOL_NAME
 from tests.fakehub import FakeHub
 from tests.fakes import RecordedRequest
 

@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import uvicorn
 
-from bot.devserver import DevServer, free_port
-from bot.temporal import TemporalStarter, connect
-from bot.webapp import create_app
+from bot.app.devserver import DevServer, free_port
+from bot.app.temporal import connect
+from bot.webhooks.app import create_app
+from bot.webhooks.starter import TemporalStarter
 from tests.support.payloads import comment_event, webhook_headers
 
 SECRET = "bench-secret"

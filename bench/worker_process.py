@@ -12,7 +12,7 @@ from tests.support.workers import READY_LINE, WorkerProcess, bot_executable
 from tests.support.workers import worker_env as stack_env
 
 if TYPE_CHECKING:
-    from bot.devserver import DevServer
+    from bot.app.devserver import DevServer
     from tests.fakehub import FakeHub
     from tests.fakes import ScriptedModel
 
@@ -27,7 +27,7 @@ def worker_env(
     webhook_secret: str,
     tmp: Path,
 ) -> dict[str, str]:
-    """The settings of a `bot worker` against the loopback stack (bot/settings.py names)."""
+    """The settings of a `bot worker` against the loopback stack (bot/app/settings.py names)."""
     env = stack_env(
         hub,
         model,

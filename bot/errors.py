@@ -7,16 +7,16 @@ BotError
  │    └── RebaseConflict  a fetch-rebase stopped on conflicting files
  ├── SandboxError       a sandboxed command could not be started
  ├── ModelError         a Messages API call failed or returned something unusable
- ├── PlanInvalid        the planner twice returned no valid plan
+ ├── PlanInvalid        the planner twice returned no valid plan (agents/planner.py)
  ├── PathRefused        an agent tool named a path outside its worktree
  ├── ToolError          an agent tool call failed; the loop answers it with is_error: true
- ├── MemoryRefused      a memory write was refused (the agent sees it as a tool error)
- └── BudgetExceeded     an agent or run reached one of its limits
+ └── MemoryRefused      a memory write was refused (the agent sees it as a tool error)
+
+Imports nothing of bot: every package may raise these, and boundaries map them
+(activities/boundary.py turns each into a Temporal ApplicationError).
 """
 
 from __future__ import annotations
-
-from bot.run_models import Usage
 
 
 class BotError(Exception):
@@ -59,15 +59,6 @@ class ModelError(BotError):
         self.status = status
 
 
-class PlanInvalid(BotError):
-    """`usage`: the tokens the failed planner calls used (the run still pays for them)."""
-
-    def __init__(self, reason: str, usage: Usage | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.usage = usage if usage is not None else Usage()
-
-
 class PathRefused(BotError):
     pass
 
@@ -78,9 +69,3 @@ class ToolError(BotError):
 
 class MemoryRefused(BotError):
     """A write the shared memory refuses; the message is shown to the model."""
-
-
-class BudgetExceeded(BotError):
-    def __init__(self, limit: str) -> None:
-        super().__init__(f"budget reached: {limit}")
-        self.limit = limit

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Fail fast when this host or container cannot build the sandbox repository commands run in.
 
-Runs one trivial command through `bot.sandbox.run_sandboxed`, exactly as a test run does
+Runs one trivial command through `bot.sandbox.bwrap.run_sandboxed`, exactly as a test run does
 (bubblewrap with its own user, pid, network, ipc and uts namespaces, a fresh /proc, prlimit
 limits), in a scratch directory under BOT_DATA_DIR. Prints "sandbox ok" and exits 0, or says
 what failed and exits 1.
 
-`bot.sandbox.sandbox_available()` is not enough for this: its probe mounts no /proc, and a
+`bot.sandbox.bwrap.sandbox_available()` is not enough for this: its probe mounts no /proc, and a
 fresh /proc is exactly what most container defaults refuse.
 
 Installed in the image as `orchestrate-sandbox-check`; the worker services run it before
@@ -22,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox import CommandResult, SandboxLimits, run_sandboxed
+from bot.sandbox.argv import SandboxLimits
+from bot.sandbox.bwrap import CommandResult, run_sandboxed
 
 PROBE = "test -w . && test -r /proc/self/status && echo sandbox-ok"
 LIMITS = SandboxLimits(timeout_s=30, memory_mb=512, cpu_s=10, output_bytes=8192)

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bot.devserver import temporal_binary
+from bot.app.devserver import temporal_binary
 from tests.fakehub import FakeHub
 
 _repo_numbers = itertools.count(1)

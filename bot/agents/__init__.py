@@ -1,1 +1,3 @@
-"""The agents: tool-use loop, tools and role prompts."""
+"""The agents: the tool-use loop over Protocols (ports.py, model.py), the agent runner, the
+model client, the planner, prompt assembly with prompts/*.md, and tools/ (editor, paths,
+search, run, memory behind one Toolbox)."""

@@ -8,7 +8,7 @@ gets at most the time left (and a short grace), and once the deadline passes the
 calls and the next model call are skipped. A turn runs a bounded number of calls with a
 bounded total output; calls beyond get an error result (the API wants one for every call).
 ModelError and cancellation propagate: the activity decides about retries, Temporal about
-cancellation.
+cancellation. The loop knows its model, tools and memory only as Protocols.
 """
 
 from __future__ import annotations
@@ -20,16 +20,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from anthropic.types import Message, ToolUseBlock
-
-from bot.agents.context import SharedContext, agent_prompt, memory_update
 from bot.agents.limits import AgentBudget, elide_history, json_size
-from bot.agents.model import ModelClient, usage_of
-from bot.agents.toolbox import MemoryPort, ToolOutcome, ToolPort
-from bot.plan import Role, SubTask
-from bot.run_models import AgentStatus, Usage
+from bot.agents.model import ModelClient, ModelReply, ToolUse
+from bot.agents.ports import MemoryPort, ToolOutcome, Tools
+from bot.agents.prompt import SharedContext, agent_prompt, memory_update
+from bot.core.plan import Role, SubTask
+from bot.core.results import AgentStatus
+from bot.core.usage import Usage
 
-__all__ = ["AgentBudget", "AgentSpec", "LoopOutcome", "TurnInfo", "run_agent"]
+__all__ = ["AgentSpec", "LoopOutcome", "TurnInfo", "run_agent"]
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_384
 # A request's JSON bytes per token, roughly: enough to refuse a call that could not fit.
@@ -85,59 +84,87 @@ class LoopOutcome:
 async def run_agent(
     spec: AgentSpec,
     model: ModelClient,
-    tools: ToolPort,
+    tools: Tools,
     memory: MemoryPort,
     *,
     budget: AgentBudget,
     on_turn: Callable[[TurnInfo], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> LoopOutcome:
-    agent = spec.role.value
-    started = clock()
-    deadline = started + budget.max_seconds
-    usage = Usage()
-    turns = 0
-    seen_version = 0  # the memory version whose notes this agent has been shown
-    summary = ""
-    pending: list[dict[str, Any]] = [{"type": "text", "text": spec.first_message()}]
-    messages: list[dict[str, Any]] = []
-
-    def outcome(status: AgentStatus, stop_reason: str) -> LoopOutcome:
-        return LoopOutcome(status, turns, usage, stop_reason, summary, tools.files_written)
-
+    talk = _Conversation(spec, tools, memory, budget, clock, started=clock())
     while True:
-        reached = _budget_reached(budget, turns, usage, clock() - started)
+        request, reached = await talk.next_request()
+        if request is None:
+            return talk.outcome(AgentStatus.BUDGET, f"budget: {reached}")
+        reply = await _create_within(model, request, talk.deadline - clock(), budget)
+        if reply is None:
+            return talk.outcome(AgentStatus.BUDGET, "budget: time")
+        talk.record(reply)
+        calls = reply.tool_uses
+        stop_reason = reply.stop_reason or "end_turn"
+        if on_turn is not None:
+            await on_turn(
+                TurnInfo(talk.turns, talk.usage, stop_reason, tuple(c.name for c in calls))
+            )
+        if stop_reason != "tool_use" or not calls:
+            return talk.outcome(AgentStatus.DONE, stop_reason)
+        talk.messages.append({"role": "assistant", "content": reply.params()})
+        answers = await _answer_calls(calls, tools, spec.role.value, budget, talk.deadline, clock)
+        talk.seen_version = max(talk.seen_version, answers.memory_version)
+        if answers.out_of_time:
+            return talk.outcome(AgentStatus.BUDGET, "budget: time")
+        talk.pending = answers.blocks
+
+
+@dataclass
+class _Conversation:
+    """One agent's conversation so far, and what it has used."""
+
+    spec: AgentSpec
+    tools: Tools
+    memory: MemoryPort
+    budget: AgentBudget
+    clock: Callable[[], float]
+    started: float
+    usage: Usage = field(default_factory=Usage)
+    turns: int = 0
+    seen_version: int = 0  # the memory version whose notes this agent has been shown
+    summary: str = ""
+    pending: list[dict[str, Any]] = field(default_factory=list)  # the next user message
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.pending = [{"type": "text", "text": self.spec.first_message()}]
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.budget.max_seconds
+
+    def outcome(self, status: AgentStatus, stop_reason: str) -> LoopOutcome:
+        files = self.tools.files_written
+        return LoopOutcome(status, self.turns, self.usage, stop_reason, self.summary, files)
+
+    async def next_request(self) -> tuple[dict[str, Any] | None, str]:
+        """The next request, or None and the budget that stops the agent first."""
+        reached = _budget_reached(self.budget, self.turns, self.usage, self.clock() - self.started)
         if reached:
-            return outcome(AgentStatus.BUDGET, f"budget: {reached}")
-        current = await memory.read()
-        news = [n for n in current.since(seen_version) if n.agent != agent]
-        seen_version = max(seen_version, current.version)
+            return None, reached
+        current = await self.memory.read()
+        agent = self.spec.role.value
+        news = [note for note in current.since(self.seen_version) if note.agent != agent]
+        self.seen_version = max(self.seen_version, current.version)
         if news:
             # Text after the tool_result blocks: the API wants tool results first.
-            pending.append({"type": "text", "text": memory_update(news)})
-        messages.append({"role": "user", "content": pending})
-        request, size = _fitted_request(spec, messages, budget)
-        reached = _request_refused(budget, usage, size)
-        if reached:
-            return outcome(AgentStatus.BUDGET, f"budget: {reached}")
-        response = await _create_within(model, request, deadline - clock(), budget)
-        if response is None:
-            return outcome(AgentStatus.BUDGET, "budget: time")
-        turns += 1
-        usage = usage + usage_of(response)
-        calls = [block for block in response.content if block.type == "tool_use"]
-        summary = _text_of(response) or summary
-        stop_reason = response.stop_reason or "end_turn"
-        if on_turn is not None:
-            await on_turn(TurnInfo(turns, usage, stop_reason, tuple(c.name for c in calls)))
-        if stop_reason != "tool_use" or not calls:
-            return outcome(AgentStatus.DONE, stop_reason)
-        messages.append({"role": "assistant", "content": _assistant_content(response)})
-        answers = await _answer_calls(calls, tools, agent, budget, deadline, clock)
-        seen_version = max(seen_version, answers.memory_version)
-        if answers.out_of_time:
-            return outcome(AgentStatus.BUDGET, "budget: time")
-        pending = answers.blocks
+            self.pending.append({"type": "text", "text": memory_update(news)})
+        self.messages.append({"role": "user", "content": self.pending})
+        request, size = _fitted_request(self.spec, self.messages, self.budget)
+        reached = _request_refused(self.budget, self.usage, size) or ""
+        return (None, reached) if reached else (request, "")
+
+    def record(self, reply: ModelReply) -> None:
+        self.turns += 1
+        self.usage = self.usage + reply.usage
+        self.summary = reply.text or self.summary
 
 
 def _budget_reached(budget: AgentBudget, turns: int, usage: Usage, elapsed: float) -> str | None:
@@ -177,7 +204,7 @@ def _request_refused(budget: AgentBudget, usage: Usage, size: int) -> str | None
 
 async def _create_within(
     model: ModelClient, request: dict[str, Any], time_left: float, budget: AgentBudget
-) -> Message | None:
+) -> ModelReply | None:
     """The model's answer, or None when it would come after the deadline and its grace (an
     answer past the deadline would not be acted on anyway)."""
     try:
@@ -197,8 +224,8 @@ class _Answers:
 
 
 async def _answer_calls(
-    calls: Sequence[ToolUseBlock],
-    tools: ToolPort,
+    calls: Sequence[ToolUse],
+    tools: Tools,
     agent: str,
     budget: AgentBudget,
     deadline: float,
@@ -227,20 +254,20 @@ async def _answer_calls(
             room -= len(result.text)
         if result.memory_version is not None:
             answers.memory_version = max(answers.memory_version, result.memory_version)
-        block: dict[str, Any] = {
-            "type": "tool_result",
-            "tool_use_id": call.id,
-            "content": result.text,
-        }
-        if result.is_error:
-            block["is_error"] = True
-        answers.blocks.append(block)
+        answers.blocks.append(_result_block(call, result))
     answers.out_of_time = clock() >= deadline
     return answers
 
 
+def _result_block(call: ToolUse, result: ToolOutcome) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call.id, "content": result.text}
+    if result.is_error:
+        block["is_error"] = True
+    return block
+
+
 async def _call_within(
-    tools: ToolPort, call: ToolUseBlock, agent: str, time_left: float, grace: float
+    tools: Tools, call: ToolUse, agent: str, time_left: float, grace: float
 ) -> ToolOutcome:
     """One call, cancelled if it overruns the agent's time left by more than `grace` (tools
     bound their own work by `time_left`; this holds for any tool that does not)."""
@@ -268,22 +295,3 @@ def _with_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     content = [dict(block) for block in last["content"]]
     content[-1]["cache_control"] = {"type": "ephemeral"}
     return [*earlier, {**last, "content": content}]
-
-
-def _assistant_content(response: Message) -> list[dict[str, Any]]:
-    """The response's blocks as request parameters (the response models carry extra fields)."""
-    blocks: list[dict[str, Any]] = []
-    for block in response.content:
-        if block.type == "text":
-            blocks.append({"type": "text", "text": block.text})
-        elif block.type == "tool_use":
-            blocks.append(
-                {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
-            )
-        else:
-            blocks.append(block.model_dump(mode="json", exclude_none=True))
-    return blocks
-
-
-def _text_of(response: Message) -> str:
-    return "\n".join(block.text for block in response.content if block.type == "text").strip()

@@ -1,4 +1,6 @@
-"""The model adapter: one Messages API call, SDK errors mapped to ModelError at this boundary.
+"""The model as the agents see it: their own reply type, the `ModelClient` protocol, and the
+Anthropic adapter (one Messages API call, SDK errors mapped to ModelError at this boundary; the
+SDK's types never leave this module).
 
 The SDK's own retries are off (`max_retries=0`): Temporal retries the activity, and
 `ModelError.retryable` tells it whether trying again can help.
@@ -6,22 +8,77 @@ The SDK's own retries are off (`max_retries=0`): Temporal retries the activity, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anthropic
 from anthropic.types import Message
 
+from bot.core.usage import Usage
 from bot.errors import ModelError
-from bot.run_models import Usage
 
-__all__ = ["AnthropicModel", "ModelClient", "usage_of"]
+__all__ = ["AnthropicModel", "ModelClient", "ModelReply", "OtherBlock", "TextBlock", "ToolUse"]
 
 DEFAULT_TIMEOUT_S = 600.0
 _MAX_MESSAGE_CHARS = 500
 
 
+@dataclass(frozen=True)
+class TextBlock:
+    text: str
+
+    def to_param(self) -> dict[str, Any]:
+        return {"type": "text", "text": self.text}
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """A tool call of the model; `input` is whatever JSON it sent (checked by the tool)."""
+
+    id: str
+    name: str
+    input: Any
+
+    def to_param(self) -> dict[str, Any]:
+        return {"type": "tool_use", "id": self.id, "name": self.name, "input": self.input}
+
+
+@dataclass(frozen=True)
+class OtherBlock:
+    """A block the agents do not act on (e.g. thinking), sent back as it came."""
+
+    param: dict[str, Any]
+
+    def to_param(self) -> dict[str, Any]:
+        return dict(self.param)
+
+
+Block = TextBlock | ToolUse | OtherBlock
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """One answer of the model: its blocks in order, why it stopped, and what it cost."""
+
+    content: tuple[Block, ...]
+    stop_reason: str | None
+    usage: Usage
+
+    @property
+    def text(self) -> str:
+        return "\n".join(b.text for b in self.content if isinstance(b, TextBlock)).strip()
+
+    @property
+    def tool_uses(self) -> list[ToolUse]:
+        return [block for block in self.content if isinstance(block, ToolUse)]
+
+    def params(self) -> list[dict[str, Any]]:
+        """The blocks as request parameters, to send the answer back in the conversation."""
+        return [block.to_param() for block in self.content]
+
+
 class ModelClient(Protocol):
-    async def create(self, **request: Any) -> Message:
+    async def create(self, **request: Any) -> ModelReply:
         """One `messages.create` call; raises ModelError."""
         ...
 
@@ -42,7 +99,7 @@ class AnthropicModel:
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
 
-    async def create(self, **request: Any) -> Message:
+    async def create(self, **request: Any) -> ModelReply:
         try:
             message: Message = await self._client.messages.create(**request)
         except anthropic.APIStatusError as exc:
@@ -60,7 +117,7 @@ class AnthropicModel:
             raise ModelError("Messages API returned a response of unexpected shape") from None
         except anthropic.AnthropicError as exc:
             raise ModelError(self._safe(f"Messages API call failed: {exc}")) from None
-        return message
+        return _reply(message)
 
     async def close(self) -> None:
         await self._client.close()
@@ -72,12 +129,23 @@ class AnthropicModel:
         return text[:_MAX_MESSAGE_CHARS]
 
 
-def usage_of(message: Message) -> Usage:
-    """A response's token usage; cache fields are None when a server does not report them."""
-    usage = message.usage
-    return Usage(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_input_tokens or 0,
-        cache_write_tokens=usage.cache_creation_input_tokens or 0,
+def _reply(message: Message) -> ModelReply:
+    blocks: list[Block] = []
+    for block in message.content:
+        if block.type == "text":
+            blocks.append(TextBlock(block.text))
+        elif block.type == "tool_use":
+            blocks.append(ToolUse(block.id, block.name, block.input))
+        else:
+            blocks.append(OtherBlock(block.model_dump(mode="json", exclude_none=True)))
+    usage = message.usage  # cache fields are None when a server does not report them
+    return ModelReply(
+        content=tuple(blocks),
+        stop_reason=message.stop_reason,
+        usage=Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_input_tokens or 0,
+            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+        ),
     )

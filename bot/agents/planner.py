@@ -10,17 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anthropic.types import Message, ToolUseBlock
 from pydantic import ValidationError
 
-from bot.agents.context import render
-from bot.agents.model import ModelClient, usage_of
-from bot.errors import PlanInvalid
-from bot.plan import PLAN_TOOL_NAME, Plan, Role, plan_tool
-from bot.run_models import Usage
-from bot.sanitize import data_block
+from bot.agents.model import ModelClient, ModelReply, TextBlock, ToolUse
+from bot.agents.prompt import render
+from bot.core.plan import PLAN_TOOL_NAME, Plan, Role, plan_tool
+from bot.core.untrusted import data_block
+from bot.core.usage import Usage
+from bot.core.validation import brief
+from bot.errors import BotError
 
-__all__ = ["PlanOutcome", "make_plan"]
+__all__ = ["PlanInvalid", "PlanOutcome", "make_plan"]
 
 PLANNER_MAX_TOKENS = 8192
 MAX_ATTEMPTS = 2
@@ -28,6 +28,16 @@ _MAX_TITLE_CHARS = 500
 _MAX_TEXT_CHARS = 20_000
 _MAX_SUMMARY_CHARS = 40_000
 _MAX_ERRORS = 6
+
+
+class PlanInvalid(BotError):
+    """The planner twice returned no valid plan. `usage`: the tokens its calls used (the run
+    still pays for them)."""
+
+    def __init__(self, reason: str, usage: Usage | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.usage = usage if usage is not None else Usage()
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ async def make_plan(
     usage = Usage()
     problem = ""
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        response = await model.create(
+        reply = await model.create(
             model=model_name,
             max_tokens=PLANNER_MAX_TOKENS,
             system=system,
@@ -75,33 +85,29 @@ async def make_plan(
             tool_choice={"type": "tool", "name": PLAN_TOOL_NAME},
             messages=messages,
         )
-        usage = usage + usage_of(response)
-        call = _plan_call(response)
-        if call is None:
-            problem = f"no `{PLAN_TOOL_NAME}` tool call in the answer"
-        else:
-            try:
-                plan = Plan.model_validate(call.input)
-            except ValidationError as exc:
-                problem = _brief(exc)
-            else:
-                restricted = _restricted(plan, roles, default_test_command)
-                if isinstance(restricted, Plan):
-                    return PlanOutcome(plan=restricted, usage=usage, attempts=attempt)
-                problem = restricted
-        messages += _retry_messages(response, call, problem)
+        usage = usage + reply.usage
+        call = _plan_call(reply)
+        checked = _checked(call, roles, default_test_command)
+        if isinstance(checked, Plan):
+            return PlanOutcome(plan=checked, usage=usage, attempts=attempt)
+        problem = checked
+        messages += _retry_messages(reply, call, problem)
     raise PlanInvalid(f"the planner returned no valid plan twice: {problem}", usage=usage)
 
 
-def _plan_call(response: Message) -> ToolUseBlock | None:
-    return next(
-        (b for b in response.content if isinstance(b, ToolUseBlock) and b.name == PLAN_TOOL_NAME),
-        None,
-    )
+def _plan_call(reply: ModelReply) -> ToolUse | None:
+    return next((call for call in reply.tool_uses if call.name == PLAN_TOOL_NAME), None)
 
 
-def _restricted(plan: Plan, roles: Sequence[Role], test_command: str | None) -> Plan | str:
-    """The plan without subtasks for roles the repository does not allow, or the problem."""
+def _checked(call: ToolUse | None, roles: Sequence[Role], test_command: str | None) -> Plan | str:
+    """The plan the call submitted, restricted to `roles`, or what is wrong with it."""
+    if call is None:
+        return f"no `{PLAN_TOOL_NAME}` tool call in the answer"
+    try:
+        plan = Plan.model_validate(call.input)
+    except ValidationError as exc:
+        # Field paths and messages only, never the offending input.
+        return brief(exc, root="plan", limit=_MAX_ERRORS)
     kept = [subtask for subtask in plan.subtasks if subtask.role in roles]
     if not kept:
         allowed = ", ".join(r.value for r in roles)
@@ -111,28 +117,13 @@ def _restricted(plan: Plan, roles: Sequence[Role], test_command: str | None) -> 
     )
 
 
-def _retry_messages(
-    response: Message, call: ToolUseBlock | None, problem: str
-) -> list[dict[str, Any]]:
+def _retry_messages(reply: ModelReply, call: ToolUse | None, problem: str) -> list[dict[str, Any]]:
     """The failed answer and the error sent back: as the tool's error result when it called."""
     error = render("plan_retry", errors=problem)
     if call is None:
-        text = "\n".join(b.text for b in response.content if b.type == "text").strip()
-        answer = [{"role": "assistant", "content": text}] if text else []
+        answer = [{"role": "assistant", "content": reply.text}] if reply.text else []
         return [*answer, {"role": "user", "content": error}]
-    said = [{"type": "text", "text": b.text} for b in response.content if b.type == "text"]
-    used = {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
-    assistant = {"role": "assistant", "content": [*said, used]}
+    said = [block.to_param() for block in reply.content if isinstance(block, TextBlock)]
+    assistant = {"role": "assistant", "content": [*said, call.to_param()]}
     result = {"type": "tool_result", "tool_use_id": call.id, "content": error, "is_error": True}
     return [assistant, {"role": "user", "content": [result]}]
-
-
-def _brief(exc: ValidationError) -> str:
-    """The validation errors, short: field path and message (never the offending input)."""
-    errors = exc.errors()
-    shown = [
-        f"{'.'.join(str(p) for p in error['loc']) or 'plan'}: {error['msg']}"
-        for error in errors[:_MAX_ERRORS]
-    ]
-    more = f" (and {len(errors) - _MAX_ERRORS} more)" if len(errors) > _MAX_ERRORS else ""
-    return "; ".join(shown) + more

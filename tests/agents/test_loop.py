@@ -12,16 +12,18 @@ from typing import Any
 
 import pytest
 
-from bot.agents.context import SharedContext
-from bot.agents.loop import AgentBudget, AgentSpec, LoopOutcome, TurnInfo, run_agent
+from bot.agents.limits import AgentBudget
+from bot.agents.loop import AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import AnthropicModel
-from bot.agents.toolbox import Toolbox
-from bot.commit_policy import WritePolicy, denied_globs
+from bot.agents.prompt import SharedContext
+from bot.agents.tools.box import Toolbox
+from bot.core.commit_policy import WritePolicy, denied_globs
+from bot.core.memory import Memory, MemoryWrite, Note
+from bot.core.plan import Plan, Role
+from bot.core.results import AgentStatus
+from bot.core.usage import Usage
 from bot.errors import ModelError
-from bot.memory import Memory, MemoryWrite, Note
-from bot.plan import Plan, Role
-from bot.run_models import AgentStatus, Usage
-from bot.sandbox import sandbox_available
+from bot.sandbox.bwrap import sandbox_available
 from tests.fakes import RecordedRequest, ScriptedModel, ToolCall, Turn
 
 MODEL = "claude-sonnet-4-6"

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from bot.agents.context import SharedContext
 from bot.agents.limits import AgentBudget, json_size
 from bot.agents.loop import LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import AnthropicModel
-from bot.agents.toolbox import ToolOutcome
-from bot.plan import Role
-from bot.run_models import AgentStatus
+from bot.agents.ports import ToolOutcome
+from bot.agents.prompt import SharedContext
+from bot.core.plan import Role
+from bot.core.results import AgentStatus
 from tests.agents.test_loop import PLAN, FakeMemory, last_user_blocks, spec_for
 from tests.fakes import ScriptedModel, ToolCall, Turn
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from bot.agents.context import SharedContext
-from bot.agents.loop import AgentBudget, AgentSpec, run_agent
+from bot.agents.limits import AgentBudget
+from bot.agents.loop import AgentSpec, run_agent
 from bot.agents.model import AnthropicModel
-from bot.agents.planner import make_plan
-from bot.agents.toolbox import Toolbox
-from bot.errors import PlanInvalid
-from bot.memory import Memory, MemoryWrite, Note
-from bot.plan import PLAN_TOOL_NAME, Role, plan_tool
-from bot.run_models import Usage
+from bot.agents.planner import PlanInvalid, make_plan
+from bot.agents.prompt import SharedContext
+from bot.agents.tools.box import Toolbox
+from bot.core.memory import Memory, MemoryWrite, Note
+from bot.core.plan import PLAN_TOOL_NAME, Role, plan_tool
+from bot.core.usage import Usage
 from tests.fakes import RecordedRequest, ScriptedModel, ToolCall, Turn
 
 MODEL = "claude-sonnet-4-6"

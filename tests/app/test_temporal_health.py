@@ -15,9 +15,9 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bot.devserver import DevServer, free_port
+from bot.app.devserver import DevServer, free_port
+from bot.app.temporal_health import wait_until_serving
 from bot.errors import ConfigError
-from bot.temporal_health import wait_until_serving
 
 SLACK_S = 1.5  # scheduling on a loaded two-core machine
 

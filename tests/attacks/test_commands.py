@@ -14,7 +14,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bot.shared import CommentKind, command_workflow_id, run_workflow_id
+from bot.core.targets import CommentKind
+from bot.workflows.shared import command_workflow_id, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers
 from tests.support.stack import running_worker, webhook_client

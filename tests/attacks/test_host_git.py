@@ -13,16 +13,19 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from bot.agents.grep import git_grep
+from bot.activities.repo import attribute_range
+from bot.agents.tools.search import git_grep
+from bot.core.remote import Credential, Remote
+from bot.core.targets import CommentKind, RepoRef, Target
 from bot.errors import GitError, GitHubError
-from bot.forge import GitHubForge
-from bot.github import GitHubApp
-from bot.gitmirror import MIRROR_CONFIG
-from bot.gitops import MirrorCache, Remote, Worktree, attribute_range, create_branch, open_worktree
-from bot.gitremote import Credential
-from bot.gitrun import git_command, run_git
-from bot.sandbox import run_sandboxed, sandbox_available
-from bot.shared import CommentKind, RepoRef, Target
+from bot.git.env import git_command
+from bot.git.mirror import MIRROR_CONFIG, MirrorCache
+from bot.git.refs import create_branch, push
+from bot.git.run import run_git
+from bot.git.worktree import Worktree, open_worktree, remove_worktree
+from bot.github.app import GitHubApp
+from bot.github.forge import GitHubForge
+from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 from tests.attacks.hostile_git import Listener, Payload, commit_gitlink, plain_git, plant_repo
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, ToolCall, Turn
@@ -71,7 +74,9 @@ def add_submodule(bare: Path, attacker_url: str, sha: str, ignore: str = "none")
     commit_gitlink(bare, BRANCH, "sub", sha, gitmodules + f"\tignore = {ignore}\n")
 
 
-async def every_worktree_operation(tree: Worktree, other: Worktree, mirror: Path) -> None:
+async def every_worktree_operation(
+    cache: MirrorCache, tree: Worktree, other: Worktree, mirror: Path
+) -> None:
     """What the app runs on a worktree after sandboxed code, including a push that is rejected
     once (the other agent pushed first) and so fetches and rebases."""
     (tree.path / "shared.txt").write_text("changed\n")
@@ -81,12 +86,12 @@ async def every_worktree_operation(tree: Worktree, other: Worktree, mirror: Path
     await tree.commit_all("Add lib", "implement")
     (other.path / "other.py").write_text("y = 2\n")
     await other.commit_all("Add other", "test")
-    await other.push()
-    await tree.push()
+    await push(cache, other)
+    await push(cache, tree)
     await git_grep(tree.path, "needle")
     with contextlib.suppress(GitError):  # a gitlink in the range: attribution may refuse it
         await attribute_range(mirror, MAIN, f"refs/remotes/origin/{BRANCH}")
-    await tree.remove()
+    await remove_worktree(cache, tree)
 
 
 @pytest.mark.parametrize("git_file", [False, True], ids=["git-dir", "gitfile"])
@@ -102,7 +107,7 @@ async def test_planted_submodule_git_dir_never_runs_on_the_host(
     other = await open_worktree(cache, origin, BRANCH, tmp_path / "wt-other")
     plant_repo(tree.path / "sub", payload.script, attacker.url, git_file=git_file)
 
-    await every_worktree_operation(tree, other, cache.mirror_path(origin))
+    await every_worktree_operation(cache, tree, other, cache.mirror_path(origin))
 
     assert payload.ran() == ""
     assert attacker.requests == []
@@ -127,7 +132,7 @@ async def test_nested_repo_from_the_sandbox_is_never_committed_as_a_gitlink(
     assert made.output.strip().endswith("done"), made.output
     assert await tree.remove_nested_repos() == ["vendor/lib/.git"]
     await tree.commit_all("vendor", "implement")
-    await tree.push()
+    await push(cache, tree)
     listed = plain_git(Path(origin.url), "ls-tree", "-r", BRANCH)
     assert "160000" not in listed and "\tvendor/lib/a.txt" in listed
 
@@ -158,7 +163,7 @@ async def test_gitlink_of_an_earlier_round_populated_by_the_sandbox_never_runs(
     for hook in ("post-checkout", "pre-commit", "reference-transaction", "post-rewrite"):
         (payload.script.parent / hook).symlink_to(payload.script)
 
-    await every_worktree_operation(tree, other, cache.mirror_path(origin))
+    await every_worktree_operation(cache, tree, other, cache.mirror_path(origin))
 
     assert payload.ran() == ""
 
@@ -184,7 +189,7 @@ async def test_push_retry_never_sends_the_token_to_a_submodule_origin(
     # Upstream moves the gitlink: a recursing fetch would now fetch the submodule's origin.
     add_submodule(bare, attacker.url, plain_git(bare, "rev-parse", BRANCH).strip(), "all")
 
-    head = await tree.push()
+    head = await push(cache, tree)
 
     assert hub.branch_sha("octo", repo_name, BRANCH) == head
     assert attacker.requests == []
@@ -231,7 +236,7 @@ async def test_tampered_mirror_config_is_rebuilt_before_the_token_is_used(
     tree = await open_worktree(cache, remote, BRANCH, tmp_path / "wt")
     (tree.path / "lib.py").write_text("x = 1\n")
     await tree.commit_all("Add lib", "implement")
-    head = await tree.push()
+    head = await push(cache, tree)
 
     assert hub.branch_sha("octo", repo_name, BRANCH) == head
     assert (mirror / "config").read_text() == MIRROR_CONFIG
@@ -260,7 +265,7 @@ async def test_mirror_changed_mid_run_fails_the_push_without_using_the_token(
     target.write_text(f"{attacker.url}/objects\n")
 
     with pytest.raises(GitError, match="changed outside the app"):
-        await tree.push()
+        await push(cache, tree)
 
     assert hub.branch_sha("octo", repo_name, BRANCH) == before
     assert not mirror.exists() and attacker.requests == []
@@ -325,7 +330,7 @@ async def test_token_for_one_repository_is_refused_for_another(
     theirs = hub.add_repo(owner, "theirs", installation_id=61)
     app = GitHubApp(hub.app_id, hub.private_key_pem, hub.base_url)
     token = await app.installation_token(61, repository_id=mine.id)
-    assert hub.token_scope(token) == {mine.id}
+    assert hub.token_scope(token) == frozenset({mine.id})
     assert await app.installation_token(61, repository_id=mine.id) == token  # cached
     assert await app.installation_token(61, repository_id=theirs.id) != token
     with pytest.raises(GitHubError, match="422"):  # not the installation's: GitHub refuses
@@ -357,7 +362,7 @@ async def test_each_installation_and_repository_has_its_own_mirror(
     )
     remote = await forge.remote(target)
     assert remote.scope == f"github/1/{repo.id}"
-    assert hub.token_scope(remote.token or "") == {repo.id}
+    assert hub.token_scope(remote.token or "") == frozenset({repo.id})
     cache = MirrorCache(tmp_path / "cache")
     other = Remote(remote.url, remote.token, scope=f"github/2/{repo.id}")
     assert cache.mirror_path(remote) != cache.mirror_path(other)

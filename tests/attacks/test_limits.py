@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.run_models import AgentStatus
+from bot.core.results import AgentStatus
 from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel, ToolCall, Turn
 from tests.support.project import (
@@ -109,6 +109,7 @@ async def test_an_oversized_memory_note_is_a_tool_error_and_the_run_completes(
         assert refused["content"] == f"Parameter `value` is {size} characters; the limit is 4000."
         assert "is_error" not in edited
         [pull] = stack.pulls()
+        assert pull.body is not None
         assert "dump" not in pull.body
         assert progress.lines["implement"].status is AgentStatus.DONE
         assert len(json.dumps(second)) < 100_000  # the note did not travel back in the history
@@ -144,6 +145,7 @@ async def test_one_turn_of_long_commands_stops_at_the_agent_time_budget(
         assert 10 < elapsed < 15 + 15, elapsed
         _assert_every_agents_work_is_in_the_pull(stack)
         [pull] = stack.pulls()
+        assert pull.body is not None
         assert "budget: time" in pull.body
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import run_sandboxed, sandbox_available
-from bot.sandbox_argv import LAUNCHER_ENV
+from bot.sandbox.argv import LAUNCHER_ENV
+from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 
 pytestmark = pytest.mark.skipif(
     not sandbox_available() and not os.environ.get("CI"), reason="bubblewrap cannot run here"

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.agent_runner import write_policy
-from bot.commit_policy import DENIED, IN_GIT, OUTSIDE, SUBMODULE, Refusal
-from bot.gitops import MirrorCache, Worktree, open_worktree
-from bot.gitremote import Remote
-from bot.gitrun import run_git
-from bot.plan import Role
-from bot.repo_config import RepoConfig
-from bot.sandbox import run_sandboxed, sandbox_available
+from bot.core.commit_policy import DENIED, IN_GIT, OUTSIDE, SUBMODULE, Refusal
+from bot.core.plan import Role
+from bot.core.remote import Remote
+from bot.core.repo_config import RepoConfig, write_policy
+from bot.git.mirror import MirrorCache
+from bot.git.run import run_git
+from bot.git.worktree import Worktree, open_worktree
+from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, ToolCall, Turn
 from tests.support.project import PROJECT_FILES, create, plan_turn
@@ -141,7 +141,7 @@ async def test_gitlink_is_refused_even_if_the_nested_git_survives(
 ) -> None:
     """Defence in depth: were a nested `.git` left in place, `git add -A` would stage a
     gitlink, and the screen of the staged entries still refuses it (mode 160000)."""
-    monkeypatch.setattr("bot.gitscrub.remove_nested_repos", lambda root: [])
+    monkeypatch.setattr("bot.git.scrub.remove_nested_repos", lambda root: [])
     nested_repo(tree.path / "vendor" / "lib", {"a.c": "int a;\n"})
     sha, refused = await commit_step(tree)
 

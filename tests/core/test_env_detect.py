@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from bot.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
+from bot.core.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
 
 ENV = "/data/envs/acme-1f/0a"
 VENV = f"{ENV}/venv"

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from bot.ratelimits import github_retry_delay, is_secondary_rate_limit, model_retry_delay
+from bot.core.ratelimits import github_retry_delay, is_secondary_rate_limit, model_retry_delay
 
 NOW = 1_700_000_000.0
 CAP = 900.0

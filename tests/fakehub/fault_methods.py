@@ -24,7 +24,19 @@ class FaultMethods:
 
     if TYPE_CHECKING:
 
-        def inject(self, method: str, path_regex: str, **options: Any) -> None: ...
+        def inject(
+            self,
+            method: str,
+            path_regex: str,
+            *,
+            status: int | None = None,
+            delay: float = 0.0,
+            times: int = 1,
+            body: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None,
+            applied: bool = False,
+            cut: str | None = None,
+        ) -> None: ...
 
     def inject_lost_answer(
         self,

@@ -1,5 +1,6 @@
 """Fakes that tests run against: a scripted Anthropic Messages API server on loopback."""
 
+from tests.fakes.messages_api import classify_request
 from tests.fakes.model_faults import ModelArrival, ServedUsage
 from tests.fakes.model_server import (
     RecordedRequest,
@@ -7,7 +8,6 @@ from tests.fakes.model_server import (
     ScriptedModel,
     ToolCall,
     Turn,
-    classify_request,
 )
 
 __all__ = [

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -78,7 +78,7 @@ class Turn:
     hold: bool = False
 
 
-Script = list[Turn | Callable[[dict[str, Any]], Turn]]
+Script = Sequence[Turn | Callable[[dict[str, Any]], Turn]]
 
 
 @dataclass
@@ -139,7 +139,7 @@ class ScriptedModel:
 
     def __init__(
         self,
-        scripts: dict[str, Script] | None = None,
+        scripts: Mapping[str, Script] | None = None,
         *,
         default_latency: float = 0.0,
         classify: Callable[[dict[str, Any]], str] = classify_request,
@@ -264,7 +264,7 @@ class ScriptedModel:
 
     # -- the server's side -------------------------------------------------------------------
 
-    async def _messages(self, request: Request) -> JSONResponse:
+    async def _messages(self, request: Request) -> Response:
         started = time.monotonic()
         with self._lock:
             self._arrivals += 1

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.egress_bridge import BRIDGE_FILE, EgressSandbox, egress_sandbox
-from bot.egress_policy import EgressPolicy
-from bot.egress_proxy import EgressProxy
-from bot.sandbox import sandbox_available
+from bot.core.egress_policy import EgressPolicy
+from bot.sandbox.bwrap import sandbox_available
+from bot.sandbox.egress_bridge import BRIDGE_FILE, EgressSandbox, egress_sandbox
+from bot.sandbox.egress_proxy import EgressProxy
 from tests.support.bwrap_direct import BASE_PYTHON, run_bwrap
 from tests.support.loopback import LoopbackServer, http_server, short_socket_dir
 from tests.support.npmregistry import PACKAGE, NpmRegistry

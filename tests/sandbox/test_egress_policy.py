@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from bot.egress_policy import (
+from bot.core.egress_policy import (
     AllowRule,
     EgressPolicy,
     EgressRefused,
@@ -16,7 +16,7 @@ from bot.egress_policy import (
     parse_rule,
     parse_target,
 )
-from bot.egress_request import parse_request_head
+from bot.core.egress_request import parse_request_head
 
 
 @pytest.mark.parametrize(

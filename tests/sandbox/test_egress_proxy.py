@@ -7,13 +7,13 @@ import asyncio
 import ipaddress
 import json
 import stat
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from bot.egress_policy import EgressPolicy, IPAddress
-from bot.egress_proxy import EgressProxy, ProxyLimits
+from bot.core.egress_policy import EgressPolicy, IPAddress
+from bot.sandbox.egress_proxy import EgressProxy, ProxyLimits
 from tests.support.loopback import (
     LoopbackServer,
     echo_server,
@@ -50,9 +50,9 @@ async def web() -> AsyncIterator[LoopbackServer]:
 
 
 @pytest.fixture
-def sock() -> Path:
+def sock() -> Iterator[Path]:
     with short_socket_dir() as directory:
-        yield directory / "egress.sock"  # type: ignore[misc]
+        yield directory / "egress.sock"
 
 
 async def _tunnel(sock: Path, target: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -331,7 +331,7 @@ async def test_malformed_request_line_gets_400(sock: Path) -> None:
 def test_records_are_bounded() -> None:
     """Past max_records, decisions are counted, not kept."""
     proxy = EgressProxy(EgressPolicy.build([]), limits=ProxyLimits(max_records=2))
-    from bot.egress_proxy import EgressRecord
+    from bot.sandbox.egress_proxy import EgressRecord
 
     for n in range(5):
         proxy._record(EgressRecord(f"h{n}.example", 443, False, "no"))

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.egress_bridge import egress_sandbox
-from bot.egress_policy import EgressPolicy
-from bot.egress_proxy import EgressProxy
-from bot.env_cache import EnvironmentCache, environment_key
-from bot.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
-from bot.sandbox import sandbox_available
+from bot.core.egress_policy import EgressPolicy
+from bot.core.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
+from bot.sandbox.bwrap import sandbox_available
+from bot.sandbox.egress_bridge import egress_sandbox
+from bot.sandbox.egress_proxy import EgressProxy
+from bot.sandbox.env_cache import EnvironmentCache, environment_key
 from tests.support.bwrap_direct import BASE_PYTHON, run_bwrap
 from tests.support.loopback import short_socket_dir
 from tests.support.pyindex import FIXTURE_BACKEND, FIXTURE_DEP, FIXTURE_PYPROJECT, PackageIndex

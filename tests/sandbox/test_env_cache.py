@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.env_cache import EnvironmentCache, environment_key, scope_dir_name
 from bot.errors import SandboxError
+from bot.sandbox.env_cache import EnvironmentCache, environment_key, scope_dir_name
 
 KEY_A, KEY_B, KEY_C = ("a" * 64, "b" * 64, "c" * 64)
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -39,10 +39,10 @@ def bwrap_argv(
     for name in _ETC:
         args += ["--ro-bind-try", name, name]
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(256 << 20), "--tmpfs", "/tmp"]
-    for path in sorted({sys.base_prefix, *map(str, ro_binds)}):
+    for path in sorted({sys.base_prefix, *(str(p) for p in ro_binds)}):
         args += ["--ro-bind", path, path]
-    for path in rw_binds:
-        args += ["--bind", str(path), str(path)]
+    for rw in rw_binds:
+        args += ["--bind", str(rw), str(rw)]
     args += [*extra, "--remount-ro", "/", "--remount-ro", "/dev", "--chdir", chdir, "--clearenv"]
     values = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **(env or {})}
     for name, value in values.items():

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.env_cache import EnvironmentCache
+from bot.sandbox.env_cache import EnvironmentCache
 
 
 def _append(log: str, line: str) -> None:
@@ -40,4 +40,5 @@ async def main(root: str, scope: str, key: str, log: str, crash: bool) -> None:
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    asyncio.run(main(*arguments[:4], crash="--crash" in arguments))
+    root, scope, key, log = arguments[:4]
+    asyncio.run(main(root, scope, key, log, crash="--crash" in arguments))

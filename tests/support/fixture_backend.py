@@ -13,19 +13,21 @@ import os
 import re
 import tomllib
 import zipfile
+from typing import Any
 
 
-def _project():
+def _project() -> dict[str, Any]:
     with open("pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]
+        project: dict[str, Any] = tomllib.load(f)["project"]
+        return project
 
 
-def _names(project):
+def _names(project: dict[str, Any]) -> tuple[str, str]:
     dist = re.sub(r"[-_.]+", "_", project["name"]).lower()
     return dist, f"{dist}-{project['version']}"
 
 
-def _metadata(project):
+def _metadata(project: dict[str, Any]) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {project['version']}"]
     lines += [f"Requires-Dist: {r}" for r in project.get("dependencies", [])]
     for extra, requirements in project.get("optional-dependencies", {}).items():
@@ -34,7 +36,7 @@ def _metadata(project):
     return "\n".join(lines) + "\n"
 
 
-def _wheel(directory, project, files):
+def _wheel(directory: str, project: dict[str, Any], files: dict[str, bytes]) -> str:
     _, stem = _names(project)
     info = f"{stem}.dist-info"
     files = dict(files)
@@ -52,25 +54,29 @@ def _wheel(directory, project, files):
     return name
 
 
-def _source_root():
+def _source_root() -> str:
     return os.path.abspath("src" if os.path.isdir("src") else ".")
 
 
-def get_requires_for_build_wheel(config_settings=None):
+def get_requires_for_build_wheel(config_settings: object = None) -> list[str]:
     return []
 
 
 get_requires_for_build_editable = get_requires_for_build_wheel
 
 
-def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+def build_editable(
+    wheel_directory: str, config_settings: object = None, metadata_directory: object = None
+) -> str:
     project = _project()
     pth = {f"_{_names(project)[0]}_editable.pth": (_source_root() + "\n").encode()}
     return _wheel(wheel_directory, project, pth)
 
 
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    root, files = _source_root(), {}
+def build_wheel(
+    wheel_directory: str, config_settings: object = None, metadata_directory: object = None
+) -> str:
+    root, files = _source_root(), dict[str, bytes]()
     for top, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("tests", "build")]
         for name in (n for n in names if n.endswith(".py") and top != root):

@@ -53,7 +53,10 @@ async def http_server(body: bytes = b"hello from the host\n") -> AsyncIterator[L
             writer.close()
             return
         line, *header_lines = head[:-4].split("\r\n")
-        seen = {"line": line, "headers": [h.split(":", 1)[0].lower() for h in header_lines]}
+        seen: dict[str, object] = {
+            "line": line,
+            "headers": [h.split(":", 1)[0].lower() for h in header_lines],
+        }
         seen["host"] = [
             h.split(":", 1)[1].strip() for h in header_lines if h.lower().startswith("host:")
         ]

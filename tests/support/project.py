@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.plan import PLAN_TOOL_NAME
+from bot.core.plan import PLAN_TOOL_NAME
 from tests.fakes import Script, ToolCall, Turn
 
 EDITOR = "str_replace_based_edit_tool"

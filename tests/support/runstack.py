@@ -17,11 +17,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from bot.agents.model import AnthropicModel
-from bot.forge import GitHubForge
-from bot.gitops import MirrorCache
-from bot.run_activities import RunActivities
-from bot.run_state import RunProgress
-from bot.shared import run_workflow_id
+from bot.app.worker import run_activities
+from bot.github.forge import GitHubForge
+from bot.workflows.shared import RunProgress, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest
 from tests.fakes import ScriptedModel
@@ -139,17 +137,11 @@ async def run_stack(
     hub.add_issue(OWNER, repo_name, 1, "Add a --verbose flag", "The CLI should say more.")
     hub.set_permission(OWNER, repo_name, "maintainer", "admin")
     model_client = AnthropicModel(api_key=api_key, base_url=model.base_url)
-    run = RunActivities(
-        GitHubForge(github_app(hub)),
-        cache=MirrorCache(workdir / "git"),
-        work_root=workdir / "work",
-        model=model_client,
-        client=client,
-    )
+    run = run_activities(client, GitHubForge(github_app(hub)), model_client, workdir)
     try:
         async with (
             webhook_client(client, task_queue, webhook_secret) as http,
-            running_worker(client, task_queue, hub, extra=run.activities()),
+            running_worker(client, task_queue, hub, extra=run),
         ):
             stack = RunStack(hub, model, http, client, repo_name, repo.id, webhook_secret)
             try:

@@ -11,9 +11,11 @@ from typing import Any, TypeVar
 import httpx
 from temporalio.client import Client
 
-from bot.github import GitHubApp
-from bot.temporal import TemporalStarter, activity_objects, build_worker
-from bot.webapp import create_app
+from bot.app.worker import build_worker, command_activities
+from bot.github.app import GitHubApp
+from bot.github.forge import GitHubForge
+from bot.webhooks.app import create_app
+from bot.webhooks.starter import TemporalStarter
 from tests.fakehub import FakeHub
 
 T = TypeVar("T")
@@ -27,7 +29,7 @@ def github_app(hub: FakeHub) -> GitHubApp:
 async def running_worker(
     client: Client, task_queue: str, hub: FakeHub, extra: list[Any] | None = None
 ) -> AsyncIterator[None]:
-    activities = activity_objects(client, github_app(hub)) + (extra or [])
+    activities = command_activities(client, GitHubForge(github_app(hub))) + (extra or [])
     worker = build_worker(client, task_queue, activities)
     task = asyncio.create_task(worker.run())
     try:

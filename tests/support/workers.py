@@ -63,7 +63,7 @@ def worker_env(
     data_dir: Path,
     api_key: str = "test-key",
 ) -> dict[str, str]:
-    """The settings of a `bot worker` against the loopback stack (bot/settings.py names)."""
+    """The settings of a `bot worker` against the loopback stack (bot/app/settings.py names)."""
     return {
         "TEMPORAL_ADDRESS": temporal_address,
         "TEMPORAL_TASK_QUEUE": task_queue,

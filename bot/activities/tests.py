@@ -1,0 +1,70 @@
+"""The tests activity: the test command (after the setup command) on the scratch head, in the
+sandbox, as one round of the run's reconcile loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+
+from bot.activities.boundary import boundary
+from bot.activities.heartbeat import heartbeating
+from bot.activities.inputs import TestInput
+from bot.activities.workspace import checked_out, workdir
+from bot.core.results import TestRound
+from bot.git.mirror import MirrorCache
+from bot.github.forge import Forge
+from bot.sandbox.argv import SandboxLimits
+from bot.sandbox.bwrap import CommandResult, run_sandboxed
+
+TEST_OUTPUT_TAIL = 8000
+HEARTBEAT_SECONDS = 10.0
+
+
+class SandboxedTests:
+    def __init__(self, forge: Forge, cache: MirrorCache, work_root: Path) -> None:
+        self.forge = forge
+        self.cache = cache
+        self.work_root = work_root
+
+    @activity.defn
+    async def run_tests(self, params: TestInput) -> TestRound:
+        """The test command on the scratch head, in the sandbox (setup command first)."""
+        path = workdir(
+            self.work_root, activity.info().workflow_id or "run", f"tests-r{params.round}"
+        )
+        limits = SandboxLimits(timeout_s=params.timeout_minutes * 60)
+        with boundary():
+            remote = await self.forge.remote(params.target)
+            async with checked_out(self.cache, remote, params.branch, path) as tree:
+                try:
+                    async with heartbeating(HEARTBEAT_SECONDS):
+                        result, output = await self._run(params, tree.path, limits)
+                finally:
+                    # Before any host git looks at the worktree again (only its removal, today).
+                    await tree.remove_nested_repos()
+        return TestRound(
+            round=params.round,
+            command=params.command,
+            passed=result.passed,
+            exit_code=result.exit_code,
+            timed_out=result.timed_out,
+            duration_s=round(result.duration_s, 2),
+            output_tail=output[-TEST_OUTPUT_TAIL:],
+        )
+
+    async def _run(
+        self, params: TestInput, worktree: Path, limits: SandboxLimits
+    ) -> tuple[CommandResult, str]:
+        """The command's result and output; a failing setup command is the round's result."""
+        if params.setup_command:
+            setup = await run_sandboxed(params.setup_command, worktree, limits=limits)
+            if not setup.passed:
+                failed = f"setup command failed: {params.setup_command}\n{setup.output}"
+                return setup, failed
+        result = await run_sandboxed(params.command, worktree, limits=limits)
+        return result, result.output
+
+    def activities(self) -> list[Any]:
+        return [self.run_tests]

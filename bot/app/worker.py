@@ -1,0 +1,86 @@
+"""The worker's wiring: which activities a process runs (with their injected pieces: the forge,
+the mirror cache, the model, the client side of the workflows) and the Temporal worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bot.activities.agent import AgentActivities
+from bot.activities.github import ForgeActivities
+from bot.activities.model import ModelActivities
+from bot.activities.repo import RepoActivities
+from bot.activities.temporal import TemporalActivities
+from bot.activities.tests import SandboxedTests
+from bot.agents.model import ModelClient
+from bot.app.settings import git_cache_dir, work_dir
+from bot.core.pricing import PriceTable
+from bot.git.mirror import MirrorCache
+from bot.github.forge import Forge
+from bot.workflows.client import RunClient, WorkflowMemory
+from bot.workflows.command import CommandWorkflow
+from bot.workflows.run import RunWorkflow
+
+# Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
+# `/orchestrate cancel` stops them within a few seconds.
+HEARTBEAT_FLUSH = timedelta(seconds=2)
+
+
+def command_activities(client: Client, forge: Forge) -> list[Any]:
+    """What command workflows need: the forge's activities, and signals to and queries of runs
+    (the run workflows use the same forge activities)."""
+    return [
+        *ForgeActivities(forge).activities(),
+        *TemporalActivities(RunClient(client)).activities(),
+    ]
+
+
+def run_activities(
+    client: Client,
+    forge: Forge,
+    model: ModelClient,
+    data_dir: Path,
+    prices: PriceTable | None = None,
+) -> list[Any]:
+    """The run workflow's own activities: repository, model, agents, tests (all local work goes
+    under `data_dir`; each agent reaches the run's memory through its updates)."""
+    cache = MirrorCache(git_cache_dir(data_dir))
+
+    def link(workflow_id: str) -> WorkflowMemory:
+        return WorkflowMemory(client, workflow_id)
+
+    return [
+        *RepoActivities(forge, cache, prices).activities(),
+        *ModelActivities(model).activities(),
+        *AgentActivities(forge, cache, work_dir(data_dir), model, link).activities(),
+        *SandboxedTests(forge, cache, work_dir(data_dir)).activities(),
+    ]
+
+
+def build_run_worker(client: Client, task_queue: str, activities: Sequence[Any]) -> Worker:
+    """A worker for runs only (`bot run`: no comments to handle)."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RunWorkflow],
+        activities=list(activities),
+        max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
+    )
+
+
+def build_worker(
+    client: Client, task_queue: str, activities: Sequence[Any], *, max_concurrent: int = 50
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CommandWorkflow, RunWorkflow],
+        activities=list(activities),
+        max_concurrent_activities=max_concurrent,
+        max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
+    )

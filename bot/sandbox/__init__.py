@@ -1,0 +1,1 @@
+"""Where untrusted commands run: bubblewrap with no network, a read-only system and limits."""

@@ -1,0 +1,232 @@
+"""What a run knows while it goes, and the pure rules over it: the plan and memory, the agents'
+results and checklist lines, the time spans, the usage and its budget, the status comment's
+text and the pull request body.
+
+Pure: no Temporal here (the run workflow passes the time in), so every method is tested
+without a server. `changes` counts what the status comment should show; the publisher
+(workflows/status.py) edits the comment when it moved on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.activities.inputs import AgentInput, PlanInput, PullInput, RunContext
+from bot.core import decisions
+from bot.core.memory import Memory
+from bot.core.plan import Plan, Role
+from bot.core.pricing import PriceTable, run_cost
+from bot.core.repo_config import RepoConfig
+from bot.core.results import AgentLine, AgentProgress, AgentResult, AgentStatus, Span, TestRound
+from bot.core.usage import Usage
+from bot.github.models import FollowUp
+from bot.render.plan_comment import plan_comment
+from bot.render.pr_body import pr_body, pr_title
+from bot.workflows.shared import CommandRequest, RunProgress
+
+
+class RunCancelled(Exception):
+    """`/orchestrate cancel` arrived: the run stops where it is."""
+
+
+class RunState:
+    def __init__(self, title: str = "") -> None:
+        self.title = title
+        self.memory = Memory()
+        self.progress = RunProgress()
+        self.plan: Plan | None = None
+        self.approved_by: str | None = None
+        self.cancelled_by: str | None = None
+        self.follow_up: FollowUp | None = None
+        self.results: list[AgentResult] = []
+        self.spans: list[Span] = []
+        self.orchestrator = Usage()  # the planner's and the cache warmer's calls
+        self.prices: PriceTable | None = None
+        self.changes = 0
+
+    # -- controls --------------------------------------------------------------------------------
+
+    def approve(self, by: str) -> None:
+        self.approved_by = self.approved_by or by
+
+    def cancel(self, by: str) -> None:
+        self.cancelled_by = self.cancelled_by or by
+
+    def decided(self) -> bool:
+        """Whether someone approved or cancelled the run."""
+        return self.approved_by is not None or self.cancelled_by is not None
+
+    # -- the state line and the checklist --------------------------------------------------------
+
+    def set_state(self, state: str) -> None:
+        self.progress.state = state
+        self.changes += 1
+
+    def start_plan(self, plan: Plan) -> None:
+        """The plan is known: every agent of it is queued, and the agents' memory holds it."""
+        self.plan = self.memory.plan = plan
+        self.progress.lines = {
+            role.value: AgentLine(status=AgentStatus.QUEUED) for role in plan.roles
+        }
+
+    def agent_started(self, role: Role) -> None:
+        self.progress.lines[role.value].status = AgentStatus.RUNNING
+        self.changes += 1
+
+    def agent_queued(self, role: Role) -> None:
+        self.progress.lines[role.value].status = AgentStatus.QUEUED
+
+    def agent_finished(self, result: AgentResult) -> None:
+        self.results.append(result)
+        line = self.progress.lines[result.role]
+        line.status = result.status
+        line.turns, line.tokens = self.finished_work(result.role)
+        self.changes += 1
+
+    def record_turn(self, progress: AgentProgress) -> None:
+        """A running agent's turns and tokens so far: its finished rounds plus this one."""
+        line = self.progress.lines.get(progress.role.value)
+        if line is not None and line.status is AgentStatus.RUNNING:
+            done_turns, done_tokens = self.finished_work(progress.role.value)
+            line.turns, line.tokens = done_turns + progress.turns, done_tokens + progress.tokens
+            self.changes += 1
+
+    def finished_work(self, role: str) -> tuple[int, int]:
+        """Turns and tokens of a role's finished activities, over every round it ran in."""
+        mine = [result for result in self.results if result.role == role]
+        return sum(r.turns for r in mine), sum(r.usage.total for r in mine)
+
+    def mark_unfinished(self, status: AgentStatus) -> None:
+        for line in self.progress.lines.values():
+            if line.status in (AgentStatus.QUEUED, AgentStatus.RUNNING):
+                line.status = status
+
+    def add_round(self, result: TestRound) -> None:
+        self.progress.rounds = [*self.progress.rounds, result]
+
+    # -- time and money ----------------------------------------------------------------------
+
+    def span(self, label: str, section: str, start: datetime, end: datetime) -> None:
+        self.spans.append(
+            Span(label=label, section=section, start=start.isoformat(), end=end.isoformat())
+        )
+
+    def budget_reached(self, config: RepoConfig, elapsed_minutes: float) -> str | None:
+        """Which run budget (tokens, dollars, minutes) is used up, if any."""
+        usage = decisions.total_usage(self.results, self.orchestrator)
+        dollars = run_cost(self.results, self.orchestrator, config.models.planner, self.prices)
+        return decisions.run_budget_reached(
+            tokens_used=usage.total,
+            dollars_used=dollars,
+            elapsed_minutes=elapsed_minutes,
+            tokens=config.budget.tokens,
+            dollars=config.budget.dollars,
+            minutes=config.budget.minutes,
+        )
+
+    # -- what is posted ------------------------------------------------------------------------
+
+    def status_body(self) -> str:
+        assert self.plan is not None
+        return plan_comment(
+            self.plan,
+            task_title=self.title,
+            states=self.progress.lines,
+            run_state=self.progress.state,
+            pr_url=self.progress.pr_url or None,
+            rounds=self.progress.rounds,
+        )
+
+    def pull_input(
+        self,
+        request: CommandRequest,
+        context: RunContext,
+        config: RepoConfig,
+        branch: str,
+        attribution_table: str,
+        draft_reason: str | None,
+    ) -> PullInput:
+        """The run's pull request: from the branch into the default branch (a follow-up's own
+        base), titled after the issue, described by everything the run recorded."""
+        assert self.plan is not None and self.prices is not None
+        # Issue numbers start at 1; `bot run` uses 0 for "no issue".
+        closes = request.issue_number > 0 and not request.is_pull_request
+        body = pr_body(
+            plan=self.plan,
+            issue_number=request.issue_number if closes else None,
+            attribution_table=attribution_table,
+            rounds=self.progress.rounds,
+            agents=self.results,
+            orchestrator=self.orchestrator,
+            orchestrator_model=config.models.planner,
+            prices=self.prices,
+            spans=self.spans,
+            memory=self.memory,
+            draft_reason=draft_reason,
+        )
+        return PullInput(
+            target=request.target,
+            head=branch,
+            base=self.follow_up.base if self.follow_up else context.default_branch,
+            title=pr_title(self.plan, request.issue_title),
+            body=body,
+            draft=draft_reason is not None,
+        )
+
+    def commits(self) -> list[str]:
+        """Every commit the agents pushed, in the order they finished."""
+        return [sha for result in self.results for sha in result.commits]
+
+
+def failed_result(role: Role, round_number: int, model: str, reason: str) -> AgentResult:
+    """What an agent activity that failed (after its retries) leaves in the run."""
+    return AgentResult(
+        role=role.value,
+        round=round_number,
+        status=AgentStatus.FAILED,
+        model=model,
+        stop_reason=f"error: {reason}",
+    )
+
+
+def task_text(request: CommandRequest) -> str:
+    """What the planner is asked to do (and what names the scratch branch)."""
+    return decisions.task_text(
+        request.command.task,
+        request.issue_title,
+        request.issue_body,
+        review_path=request.review_path,
+        review_line=request.review_line,
+        review_hunk=request.review_diff_hunk,
+    )
+
+
+def plan_input(request: CommandRequest, context: RunContext, config: RepoConfig) -> PlanInput:
+    return PlanInput(
+        task=task_text(request),
+        issue_title=request.issue_title,
+        issue_body=request.issue_body,
+        repo_summary=context.repo_summary,
+        config=config,
+    )
+
+
+def agent_input(
+    request: CommandRequest,
+    context: RunContext,
+    config: RepoConfig,
+    plan: Plan,
+    branch: str,
+    run_workflow_id: str,
+) -> AgentInput:
+    """The agents' input (the first round; each agent of the plan gets its own role)."""
+    return AgentInput(
+        target=request.target,
+        run_workflow_id=run_workflow_id,
+        role=Role.IMPLEMENT,
+        round=1,
+        branch=branch,
+        plan=plan,
+        repo_summary=context.repo_summary,
+        config=config,
+    )

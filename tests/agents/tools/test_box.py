@@ -1,0 +1,161 @@
+"""The toolbox's bounds: every input over its limit is a tool error before anything runs, is
+sent or is written, and a command never runs past the time its agent has left."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.agents.limits import ToolLimits
+from bot.agents.tools.box import Toolbox
+from bot.core.memory import Memory, MemoryWrite, Note
+from bot.errors import MemoryRefused
+from bot.sandbox.bwrap import sandbox_available
+
+EDITOR = "str_replace_based_edit_tool"
+LIMITS = ToolLimits()
+needs_sandbox = pytest.mark.skipif(
+    not sandbox_available() and not os.environ.get("CI"), reason="bubblewrap cannot run here"
+)
+
+
+class RecordingMemory:
+    """A memory port that records what reached it; `fail` makes every write fail."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.writes: list[MemoryWrite] = []
+        self.fail = fail
+
+    async def read(self) -> Memory:
+        return Memory()
+
+    async def write(self, write: MemoryWrite) -> Note:
+        self.writes.append(write)
+        if self.fail is not None:
+            raise self.fail
+        return Note(agent=write.agent, key=write.key, value=write.value, version=1, at="t")
+
+
+@pytest.fixture
+def worktree(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "app.py").write_text("x = 1\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def over(limit: int) -> str:
+    return "a" * (limit + 1)
+
+
+OVERSIZED = [
+    (EDITOR, {"command": "create", "path": "new.py", "file_text": over(LIMITS.max_edit_chars)},
+     "file_text", LIMITS.max_edit_chars),
+    (EDITOR, {"command": "str_replace", "path": "app.py", "old_str": "x",
+              "new_str": over(LIMITS.max_edit_chars)}, "new_str", LIMITS.max_edit_chars),
+    (EDITOR, {"command": "str_replace", "path": "app.py", "old_str": over(LIMITS.max_edit_chars),
+              "new_str": "y"}, "old_str", LIMITS.max_edit_chars),
+    (EDITOR, {"command": "insert", "path": "app.py", "insert_line": 0,
+              "insert_text": over(LIMITS.max_edit_chars)}, "insert_text", LIMITS.max_edit_chars),
+    (EDITOR, {"command": "create", "path": over(LIMITS.max_path_chars), "file_text": "x"},
+     "path", LIMITS.max_path_chars),
+    ("search", {"pattern": over(LIMITS.max_pattern_chars)}, "pattern", LIMITS.max_pattern_chars),
+    ("search", {"pattern": "x", "path_glob": over(LIMITS.max_path_chars)}, "path_glob",
+     LIMITS.max_path_chars),
+    ("run", {"command": "touch ran; " + over(LIMITS.max_command_chars)}, "command",
+     LIMITS.max_command_chars),
+    ("memory", {"action": "write", "key": "k", "value": over(4000)}, "value", 4000),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("tool", "tool_input", "key", "limit"), OVERSIZED)
+async def test_an_oversized_parameter_is_an_error_and_nothing_happens(
+    worktree: Path, tool: str, tool_input: dict[str, Any], key: str, limit: int
+) -> None:
+    """Each bounded parameter one character over: an exact error; no file written, no
+    command run, no memory write sent."""
+    memory = RecordingMemory()
+    before = sorted(p.name for p in worktree.iterdir())
+
+    result = await Toolbox(worktree, memory).call(tool, tool_input, agent="implement")
+
+    size = len(tool_input[key])
+    assert result.is_error
+    assert result.text == f"Parameter `{key}` is {size} characters; the limit is {limit}."
+    assert sorted(p.name for p in worktree.iterdir()) == before
+    assert (worktree / "app.py").read_text() == "x = 1\n"
+    assert memory.writes == []
+
+
+async def test_an_oversized_input_of_any_shape_is_an_error(worktree: Path) -> None:
+    """A parameter no bound names still counts towards the whole input's limit."""
+    tools = Toolbox(worktree, RecordingMemory(), limits=ToolLimits(max_input_chars=1000))
+
+    tool_input = {"command": "view", "path": "app.py", "x": "a" * 2000}
+
+    result = await tools.call(EDITOR, tool_input, agent="implement")
+
+    assert result.is_error
+    assert result.text == "The input is 2046 bytes; the limit is 1000."
+
+
+async def test_a_memory_key_over_its_limit_is_never_sent(worktree: Path) -> None:
+    """A 101-character key is refused in the toolbox; the memory port never sees it."""
+    memory = RecordingMemory()
+    tool_input = {"action": "write", "key": "k" * 101, "value": "v"}
+
+    result = await Toolbox(worktree, memory).call("memory", tool_input, agent="implement")
+
+    assert (result.is_error, result.text) == (True, "key must be 1-100 characters")
+    assert memory.writes == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (MemoryRefused("memory is full (200 notes)"), "memory is full (200 notes)"),
+        (RuntimeError("grpc: message larger than max"), "The tool `memory` failed unexpectedly"),
+    ],
+)
+async def test_a_failed_memory_write_is_a_tool_error(
+    worktree: Path, failure: Exception, message: str
+) -> None:
+    """Whatever the memory port raises comes back as an error result, never an exception."""
+    tools = Toolbox(worktree, RecordingMemory(fail=failure))
+
+    result = await tools.call(
+        "memory", {"action": "write", "key": "k", "value": "v"}, agent="implement"
+    )
+
+    assert result.is_error
+    assert result.text.startswith(message)
+
+
+@needs_sandbox
+async def test_a_command_gets_no_more_than_the_time_its_agent_has_left(worktree: Path) -> None:
+    """`sleep 30` with 1 s left is killed after 1 s and says the budget ran out."""
+    tools = Toolbox(worktree, RecordingMemory())
+    started = time.monotonic()
+
+    result = await tools.call("run", {"command": "sleep 30"}, agent="implement", time_left=1.0)
+
+    assert time.monotonic() - started < 10
+    assert result.text == (
+        "timed out after 1 s (killed): the agent's time budget ran out\n(no output)"
+    )
+
+
+async def test_no_command_starts_without_time_left(worktree: Path) -> None:
+    """With the budget used up, `run` refuses before starting anything."""
+    tools = Toolbox(worktree, RecordingMemory())
+
+    result = await tools.call("run", {"command": "touch ran"}, agent="implement", time_left=0)
+
+    assert (result.is_error, result.text) == (True, "Not run: the agent's time budget is used up.")
+    assert not (worktree / "ran").exists()
