@@ -54,11 +54,16 @@ def _headings(body: str) -> list[str]:
     return [line for line in body.splitlines() if line.startswith("#")]
 
 
+def _inherited() -> dict[str, str]:
+    """PATH, and PYTHONPATH when set: a checkout other than the installed one runs its code."""
+    return {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH")}
+
+
 async def _bot_run(
     repo: Path, model: ScriptedModel, data: Path
 ) -> subprocess.CompletedProcess[str]:
     env = {
-        "PATH": os.environ["PATH"],
+        **_inherited(),
         "HOME": str(data),
         "ANTHROPIC_API_KEY": "test-key",
         "ANTHROPIC_BASE_URL": model.base_url,
@@ -115,7 +120,7 @@ async def test_bot_run_prints_plan_progress_and_the_same_pr_body(
 
 def test_bot_run_refuses_a_directory_that_is_not_a_repository(tmp_path: Path) -> None:
     """A path without a git repository is refused with exit status 2 and a one-line reason."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ANTHROPIC_API_KEY": "k"}
+    env = {**_inherited(), "HOME": str(tmp_path), "ANTHROPIC_API_KEY": "k"}
     result = subprocess.run(
         [BOT, "run", "--repo", str(tmp_path), "task"],
         env=env,
@@ -132,7 +137,7 @@ def test_bot_run_refuses_a_directory_that_is_not_a_repository(tmp_path: Path) ->
 
 def test_bot_run_needs_an_anthropic_key(tmp_path: Path) -> None:
     """Without ANTHROPIC_API_KEY `bot run` exits 2 naming it; GitHub settings are not needed."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    env = {**_inherited(), "HOME": str(tmp_path)}
     result = subprocess.run(
         [BOT, "run", "--repo", str(tmp_path), "task"],
         env=env,

@@ -26,7 +26,9 @@ BOT = [str(Path(sys.executable).parent / "bot")]
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "SYSTEMROOT"}}
+    # PYTHONPATH: a checkout other than the installed one (a worktree) runs its own code.
+    names = {"PATH", "HOME", "LANG", "SYSTEMROOT", "PYTHONPATH"}
+    keep = {k: v for k, v in os.environ.items() if k in names}
     return {**keep, **extra}
 
 
