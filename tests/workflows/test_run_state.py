@@ -107,10 +107,14 @@ def test_turns_and_tokens_add_up_over_rounds() -> None:
     state.agent_started(Role.IMPLEMENT)
     state.agent_finished(result("implement", turns=3, tokens=300))
     changes = state.changes
-    state.record_turn(AgentProgress(role=Role.IMPLEMENT, round=2, turns=1, tokens=50))
+    state.record_turn(
+        AgentProgress(role=Role.IMPLEMENT, round=2, turns=1, usage=Usage(output_tokens=50))
+    )
     assert state.changes == changes  # finished: not running
     state.agent_started(Role.IMPLEMENT)
-    state.record_turn(AgentProgress(role=Role.IMPLEMENT, round=2, turns=2, tokens=80))
+    state.record_turn(
+        AgentProgress(role=Role.IMPLEMENT, round=2, turns=2, usage=Usage(output_tokens=80))
+    )
     line = state.progress.lines["implement"]
     assert (line.status, line.turns, line.tokens) == (AgentStatus.RUNNING, 5, 380)
     state.agent_finished(result("implement", turns=2, tokens=90, round_number=2))
