@@ -5,7 +5,9 @@ resolution pushed to a new branch of its own. Landing on the scratch branch is n
 (activities/land.py): nothing an agent did waits on another agent's push.
 
 A model that still fails after its retries stops the agent (status FAILED, the reason kept):
-what it wrote until then is committed like a budget stop's, never dropped.
+what it wrote until then is committed like a budget stop's, never dropped. A commit that could
+not be pushed after the push's own retries fails the agent too, saying so (a retry of the whole
+activity would pay for the same conversation again).
 
 No Temporal here: the activity (activities/agent.py) opens the worktree, keeps the heartbeat
 going, and injects the run's memory and progress reporting (`RunLink`) and the heartbeat.
@@ -29,7 +31,7 @@ from bot.core.plan import Plan, Role
 from bot.core.repo_config import RepoConfig, write_policy
 from bot.core.results import AgentProgress, AgentResult, AgentStatus
 from bot.core.usage import Usage
-from bot.errors import ModelError, RebaseConflict
+from bot.errors import GitError, ModelError, RebaseConflict
 from bot.git.mirror import MirrorCache
 from bot.git.refs import push_to_own_branch
 from bot.git.worktree import Worktree
@@ -80,11 +82,9 @@ class AgentRunner:
         # repositories first, and every later host git command removes any again.
         refused = await tree.stage_screened(session.policy)
         message = _commit_message(task, outcome, refused)
-        branch = ""
-        if await tree.commit_staged(message, task.role.value, task.key) is not None:
-            await push_to_own_branch(self.cache, tree, task.branch)
-            branch = task.branch
-        return await session.result(outcome, refused, branch)
+        if await tree.commit_staged(message, task.role.value, task.key) is None:
+            return await session.result(outcome, refused, "")
+        return await self._pushed(session, outcome, refused)
 
     async def resolve(self, task: AgentTask, tree: Worktree) -> AgentResult:
         """Rebase `tree` (at the agent's earlier commit) onto its branch; the agent resolves
@@ -114,8 +114,20 @@ class AgentRunner:
                 if outcome.status is not AgentStatus.FAILED:
                     outcome = LoopOutcome(AgentStatus.FAILED, 0, Usage(), f"error: {why}", "")
                 return await session.result(outcome, refused, "")
-        await push_to_own_branch(self.cache, tree, task.branch)
-        return await session.result(outcome, refused, task.branch)
+        return await self._pushed(session, outcome, refused)
+
+    async def _pushed(
+        self, session: _Session, outcome: LoopOutcome, refused: list[Refusal]
+    ) -> AgentResult:
+        """The result once the worktree's HEAD is on the task's branch; FAILED when the push
+        still fails after its retries."""
+        try:
+            await push_to_own_branch(self.cache, session.tree, session.task.branch)
+        except GitError as error:
+            why = f"error: its commit could not be pushed: {error}"
+            failed = LoopOutcome(AgentStatus.FAILED, 0, Usage(), why, outcome.summary)
+            return await session.result(failed, refused, "")
+        return await session.result(outcome, refused, session.task.branch)
 
 
 @dataclass

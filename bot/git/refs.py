@@ -18,7 +18,7 @@ from bot.git.mirror import MirrorCache
 from bot.git.run import GitResult, checked_rev
 from bot.git.worktree import Worktree
 
-PUSH_TRIES = 5
+PUSH_TRIES = 6  # waits of 1, 2, 4, 8 and 16 s between them
 PUSH_FIRST_DELAY_S = 1.0
 log = logging.getLogger(__name__)
 

@@ -176,16 +176,13 @@ def draft_reason(
     return " ".join(reasons) or None
 
 
-def agents_failed(missing: Sequence[AgentResult], *, markdown: bool = True) -> str:
-    """Which agents failed, in which round and why: their work may be missing. Plain text
-    (`markdown=False`) for a message that quotes it whole."""
-
-    def quoted(text: str, limit: int) -> str:
-        return inline(text, limit) if markdown else text[:limit]
-
+def agents_failed(missing: Sequence[AgentResult]) -> str:
+    """Which agents failed, in which round and why: their work may be missing. Plain text:
+    where it is shown, it is neutralised whole (the PR body's draft line, the failure's
+    fence, the state line)."""
     parts = [
-        f"the {quoted(result.role, 40)} agent failed in round {result.round} "
-        f"({quoted(result.stop_reason.removeprefix('error: '), 300)})"
+        f"the {result.role[:40]} agent failed in round {result.round} "
+        f"({result.stop_reason.removeprefix('error: ')[:300]})"
         for result in missing
     ]
     return "; ".join(parts) + ", so its work may be missing."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.render.markdown import inline, login
+from bot.render.markdown import login
 
 PLANNING = "planning"
 WAITING_FOR_APPROVAL = "waiting for approval"
@@ -26,7 +26,7 @@ def done(*, draft: bool, missing: Sequence[str] = ()) -> str:
     """Done with the pull request; a draft's reason: an agent's work that is missing (see the
     pull request), else the tests that still fail."""
     if missing:
-        names = " and ".join(dict.fromkeys(inline(role, 40) for role in missing))
+        names = " and ".join(dict.fromkeys(missing))
         return f"{_DONE} (draft: the {names} agent's work is missing)"
     return f"{_DONE} (draft: tests still fail)" if draft else _DONE
 

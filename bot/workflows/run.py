@@ -303,7 +303,7 @@ class RunWorkflow:
         is missing; "nothing to change" when none failed."""
         missing = self.state.missing_work()
         if missing:
-            return await self._fail(request, agents_failed(missing, markdown=False))
+            return await self._fail(request, agents_failed(missing))
         self.state.set_state(states.NOTHING_TO_CHANGE)
         await self._post(request, messages.nothing_to_change())
 
