@@ -104,7 +104,9 @@ def _task(params: AgentInput, attempt: int) -> AgentTask:
         config=params.config,
         feedback=params.feedback,
         key=task_key(params.run_workflow_id, role.value, number),
-        branch=agent_branch(params.branch, role.value, number, params.conflict),
+        branch=agent_branch(
+            params.own_branches or params.branch, role.value, number, params.conflict
+        ),
         attempt=attempt,
         conflict=params.conflict,
     )

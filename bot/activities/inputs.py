@@ -9,6 +9,7 @@ from bot.core.commands import CommandKind
 from bot.core.plan import Plan, Role
 from bot.core.pricing import PriceTable
 from bot.core.repo_config import RepoConfig
+from bot.core.results import ModelUsage
 from bot.core.targets import Target
 from bot.core.usage import Usage
 from bot.github.models import Reaction
@@ -114,6 +115,11 @@ class PlanResult(BaseModel):
     usage: Usage
     attempt: int = 1
 
+    @property
+    def report(self) -> ModelUsage:
+        """Its usage, as the run accounts it (the last report of its attempt)."""
+        return ModelUsage(call="plan", attempt=self.attempt, usage=self.usage)
+
 
 class WarmInput(BaseModel):
     plan: Plan
@@ -132,6 +138,7 @@ class AgentInput(BaseModel):
     repo_summary: str
     config: RepoConfig
     feedback: str = ""
+    own_branches: str = ""  # the agents' own branches are named after it ("": after `branch`)
     # Conflict mode (n > 0): rebase the commit on the branch `resolve` onto `branch`, the
     # agent resolving the conflicts; the result goes to a new branch of its own.
     conflict: int = 0

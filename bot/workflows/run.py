@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from bot.core.results import AgentProgress, AgentStatus, ModelUsage, TestRound
     from bot.errors import MemoryRefused
     from bot.render import messages, states
-    from bot.render.pr_body import agents_failed, budget_reached_note, draft_reason
+    from bot.render.pr_body import budget_reached_note, draft_reason
     from bot.workflows import policies
     from bot.workflows.landing import delete_landed
     from bot.workflows.run_state import (
@@ -139,8 +139,10 @@ class RunWorkflow:
         if plan is None or not await self._approval(request, config):
             return
         agent = await self._fan_out(request, context, config, plan)
-        if not self.state.commits():
-            return await self._nothing_landed(request)
+        if not self.state.commits():  # nothing to open: done, or failed when work is missing
+            line, body = self.state.nothing_landed()
+            self.state.set_state(line)
+            return await self._post(request, body)
         rounds, budget_note = await self._reconcile(agent, config, plan, started)
         await self._pull_request(request, context, config, agent.branch, rounds, budget_note)
         await delete_landed(self.state, request.target)
@@ -177,9 +179,7 @@ class RunWorkflow:
         plan_started = workflow.now()
         planning = plan_input(request, context, config, workflow.info().workflow_id)
         planned = await cancellable(self.state, call(policies.PLAN, ModelActivities.plan, planning))
-        self.state.record_call(
-            ModelUsage(call="plan", attempt=planned.attempt, usage=planned.usage)
-        )
+        self.state.record_call(planned.report)
         self._span("plan", "plan", plan_started)
         if planned.plan is None:
             await self._fail(request, planned.error)
@@ -297,15 +297,6 @@ class RunWorkflow:
         create = BranchInput(target=request.target, branch=branch, base_sha=context.base_sha)
         await call(policies.GIT, RepoActivities.prepare_branch, create)
         return branch
-
-    async def _nothing_landed(self, request: CommandRequest) -> None:
-        """No agent's work is on the branch: nothing to open. A failure when an agent's work
-        is missing; "nothing to change" when none failed."""
-        missing = self.state.missing_work()
-        if missing:
-            return await self._fail(request, agents_failed(missing))
-        self.state.set_state(states.NOTHING_TO_CHANGE)
-        await self._post(request, messages.nothing_to_change())
 
     async def _fail(self, request: CommandRequest, reason: str) -> None:
         self.state.set_state(states.failed(reason))

@@ -29,8 +29,9 @@ from bot.core.results import (
 )
 from bot.core.usage import Usage
 from bot.github.models import FollowUp
+from bot.render import messages, states
 from bot.render.plan_comment import plan_comment
-from bot.render.pr_body import pr_body, pr_title
+from bot.render.pr_body import agents_failed, pr_body, pr_title
 from bot.workflows.shared import CommandRequest, RunProgress
 
 
@@ -135,6 +136,16 @@ class RunState:
     def missing_work(self) -> list[AgentResult]:
         """The agents whose work (of a round) failed: it may be missing from the branch."""
         return [result for result in self.results if result.status is AgentStatus.FAILED]
+
+    def nothing_landed(self) -> tuple[str, str]:
+        """No agent's work is on the branch, so there is nothing to open: the state line and
+        the comment. A failure naming the agents whose work is missing; else "done: nothing to
+        change"."""
+        missing = self.missing_work()
+        if missing:
+            reason = agents_failed(missing)
+            return states.failed(reason), messages.run_failed(reason)
+        return states.NOTHING_TO_CHANGE, messages.nothing_to_change()
 
     def mark_unfinished(self, status: AgentStatus) -> None:
         for line in self.progress.lines.values():
@@ -262,13 +273,16 @@ def agent_input(
     branch: str,
     run_workflow_id: str,
 ) -> AgentInput:
-    """The agents' input (the first round; each agent of the plan gets its own role)."""
+    """The agents' input (the first round; each agent of the plan gets its own role). Their own
+    branches are named after this command (for a follow-up: its pull request and task, not the
+    branch it works on, whose earlier runs had agents of the same names)."""
     return AgentInput(
         target=request.target,
         run_workflow_id=run_workflow_id,
         role=Role.IMPLEMENT,
         round=1,
         branch=branch,
+        own_branches=decisions.scratch_branch(request.issue_number, task_text(request)),
         plan=plan,
         repo_summary=context.repo_summary,
         config=config,

@@ -241,6 +241,13 @@ def test_task_and_inputs_come_from_the_request() -> None:
         "orchestrate/7-shout",
         "run-1",
     )
+    assert agent.own_branches == "orchestrate/7-shout"
+    # A follow-up works on its pull request's branch; its agents' own branches are its own.
+    on_pull = agent_input(review, context(), RepoConfig(), PLAN, "orchestrate/7-shout", "run-2")
+    assert (on_pull.branch, on_pull.own_branches) == (
+        "orchestrate/7-shout",
+        "orchestrate/7-rename-it-this-is-a-review-comment-on",
+    )
 
 
 def test_rounds_and_spans_are_recorded_in_order() -> None:
