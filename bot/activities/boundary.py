@@ -7,12 +7,19 @@ refusals with `application_error` too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
+from datetime import timedelta
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from bot.errors import BotError, GitError, GitHubError, ModelError, SandboxError
+
+# How soon work interrupted by a worker's shutdown is tried again (by another worker, or this
+# one restarted): at once, give or take.
+SHUTDOWN_RETRY_DELAY = timedelta(seconds=1)
 
 # GitHub answers that will not change on retry.
 FINAL_GITHUB_STATUSES = frozenset({400, 401, 403, 404, 410, 422})
@@ -41,3 +48,20 @@ def boundary() -> Iterator[None]:
         yield
     except BotError as exc:
         raise application_error(exc) from exc
+
+
+@contextlib.contextmanager
+def retried_after_shutdown() -> Iterator[None]:
+    """Inside an activity: cancelled because its worker is shutting down (Ctrl-C, twice; a
+    deploy), the work leaves as a retryable `WorkerShutdown` error, tried again soon. A cancel
+    of the run itself stays a cancel."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not activity.is_worker_shutdown():
+            raise
+        raise ApplicationError(
+            "the worker shut down before this finished; it is tried again",
+            type="WorkerShutdown",
+            next_retry_delay=SHUTDOWN_RETRY_DELAY,
+        ) from None

@@ -9,6 +9,7 @@ from bot.core.commands import CommandKind
 from bot.core.plan import Plan, Role
 from bot.core.pricing import PriceTable
 from bot.core.repo_config import RepoConfig
+from bot.core.results import ModelUsage
 from bot.core.targets import Target
 from bot.core.usage import Usage
 from bot.github.models import Reaction
@@ -105,18 +106,26 @@ class PlanInput(BaseModel):
     issue_body: str
     repo_summary: str
     config: RepoConfig
+    run_workflow_id: str = ""  # where each call's usage is reported ("": nowhere)
 
 
 class PlanResult(BaseModel):
     plan: Plan | None = None
     error: str = ""
     usage: Usage
+    attempt: int = 1
+
+    @property
+    def report(self) -> ModelUsage:
+        """Its usage, as the run accounts it (the last report of its attempt)."""
+        return ModelUsage(call="plan", attempt=self.attempt, usage=self.usage)
 
 
 class WarmInput(BaseModel):
     plan: Plan
     repo_summary: str
     config: RepoConfig
+    run_workflow_id: str = ""
 
 
 class AgentInput(BaseModel):
@@ -129,6 +138,31 @@ class AgentInput(BaseModel):
     repo_summary: str
     config: RepoConfig
     feedback: str = ""
+    own_branches: str = ""  # the agents' own branches are named after it ("": after `branch`)
+    # Conflict mode (n > 0): rebase the commit on the branch `resolve` onto `branch`, the
+    # agent resolving the conflicts; the result goes to a new branch of its own.
+    conflict: int = 0
+    resolve: str = ""
+
+
+class LandInput(BaseModel):
+    """Land the commit on an agent's own branch `source` on the run's `branch`."""
+
+    target: Target
+    run_workflow_id: str
+    branch: str
+    source: str
+    task: str  # its Orchestrate-Task trailer: a landing whose answer was lost is found by it
+
+
+class Landed(BaseModel):
+    commits: list[str] = Field(default_factory=list)  # on the branch now
+    conflict_files: list[str] = Field(default_factory=list)  # or why it could not land
+
+
+class BranchesInput(BaseModel):
+    target: Target
+    branches: list[str]
 
 
 class TestInput(BaseModel):

@@ -23,9 +23,10 @@ def workdir(root: Path, run_id: str, name: str) -> Path:
 
 @contextlib.asynccontextmanager
 async def checked_out(
-    cache: MirrorCache, remote: Remote, branch: str, path: Path
+    cache: MirrorCache, remote: Remote, branch: str, path: Path, start: str | None = None
 ) -> AsyncIterator[Worktree]:
-    tree = await open_worktree(cache, remote, branch, path)
+    """A worktree of `branch` (at the remote branch `start`, when given: to rebase it)."""
+    tree = await open_worktree(cache, remote, branch, path, start=start)
     try:
         yield tree
     finally:

@@ -7,8 +7,9 @@ calls ends the loop. The time budget also binds around each call: a model call o
 gets at most the time left (and a short grace), and once the deadline passes the turn's other
 calls and the next model call are skipped. A turn runs a bounded number of calls with a
 bounded total output; calls beyond get an error result (the API wants one for every call).
-ModelError and cancellation propagate: the activity decides about retries, Temporal about
-cancellation. The loop knows its model, tools and memory only as Protocols.
+A transient model error is tried again for the same request, within the deadline
+(agents/retry.py); a ModelError that remains, and cancellation, propagate. The loop knows its
+model, tools and memory only as Protocols.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.agents.limits import AgentBudget, elide_history, json_size
 from bot.agents.model import ModelClient, ModelReply, ToolUse
 from bot.agents.ports import MemoryPort, ToolOutcome, Tools
 from bot.agents.prompt import SharedContext, agent_prompt, memory_update
+from bot.agents.retry import DEFAULT_RETRY, ModelRetry, retrying
 from bot.core.plan import Role, SubTask
 from bot.core.results import AgentStatus
 from bot.core.usage import Usage
@@ -90,13 +92,14 @@ async def run_agent(
     budget: AgentBudget,
     on_turn: Callable[[TurnInfo], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    retry: ModelRetry = DEFAULT_RETRY,
 ) -> LoopOutcome:
     talk = _Conversation(spec, tools, memory, budget, clock, started=clock())
     while True:
         request, reached = await talk.next_request()
         if request is None:
             return talk.outcome(AgentStatus.BUDGET, f"budget: {reached}")
-        reply = await _create_within(model, request, talk.deadline - clock(), budget)
+        reply = await _create_within(model, request, talk, retry)
         if reply is None:
             return talk.outcome(AgentStatus.BUDGET, "budget: time")
         talk.record(reply)
@@ -203,13 +206,18 @@ def _request_refused(budget: AgentBudget, usage: Usage, size: int) -> str | None
 
 
 async def _create_within(
-    model: ModelClient, request: dict[str, Any], time_left: float, budget: AgentBudget
+    model: ModelClient, request: dict[str, Any], talk: _Conversation, retry: ModelRetry
 ) -> ModelReply | None:
-    """The model's answer, or None when it would come after the deadline and its grace (an
-    answer past the deadline would not be acted on anyway)."""
-    try:
-        async with asyncio.timeout(max(time_left, 0.0) + budget.call_grace_seconds):
+    """The model's answer (transient errors tried again), or None when it would come after the
+    deadline and its grace (an answer past the deadline would not be acted on anyway)."""
+    grace = talk.budget.call_grace_seconds
+
+    async def once() -> ModelReply:
+        async with asyncio.timeout(max(talk.deadline - talk.clock(), 0.0) + grace):
             return await model.create(**request)
+
+    try:
+        return await retrying(once, retry, deadline=talk.deadline, clock=talk.clock)
     except TimeoutError:
         return None
 

@@ -2,24 +2,29 @@
 Anthropic adapter (one Messages API call, SDK errors mapped to ModelError at this boundary; the
 SDK's types never leave this module).
 
-The SDK's own retries are off (`max_retries=0`): Temporal retries the activity, and
-`ModelError.retryable` tells it whether trying again can help.
+The SDK's own retries are off (`max_retries=0`): the callers retry the same request
+(agents/retry.py), told by `ModelError.retryable` whether trying again can help and by
+`ModelError.retry_after` how long the API asked them to wait.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anthropic
 from anthropic.types import Message
 
+from bot.core.ratelimits import model_retry_delay
 from bot.core.usage import Usage
 from bot.errors import ModelError
 
 __all__ = ["AnthropicModel", "ModelClient", "ModelReply", "OtherBlock", "TextBlock", "ToolUse"]
 
 DEFAULT_TIMEOUT_S = 600.0
+# The longest retry-after we take as given; the caller's deadline bounds the wait further.
+MAX_RETRY_AFTER_S = 300.0
 _MAX_MESSAGE_CHARS = 500
 
 
@@ -105,10 +110,14 @@ class AnthropicModel:
         except anthropic.APIStatusError as exc:
             status = exc.status_code
             detail = f"{exc.type or 'error'}: {exc.api_message or 'no message'}"
+            delay = model_retry_delay(
+                status, exc.response.headers, now=time.time(), maximum=MAX_RETRY_AFTER_S
+            )
             raise ModelError(
                 self._safe(f"Messages API answered {status} ({detail})"),
                 retryable=is_retryable_status(status),
                 status=status,
+                retry_after=delay,
             ) from None  # `from None`: the SDK error's repr holds the request and its headers
         except anthropic.APIConnectionError as exc:
             kind = "timed out" if isinstance(exc, anthropic.APITimeoutError) else "failed"

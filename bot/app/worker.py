@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from bot.activities.agent import AgentActivities
 from bot.activities.github import ForgeActivities
+from bot.activities.land import LandActivities
 from bot.activities.model import ModelActivities
 from bot.activities.repo import RepoActivities
 from bot.activities.temporal import TemporalActivities
@@ -56,8 +57,9 @@ def run_activities(
 
     return [
         *RepoActivities(forge, cache, prices).activities(),
-        *ModelActivities(model).activities(),
+        *ModelActivities(model, link).activities(),
         *AgentActivities(forge, cache, work_dir(data_dir), model, link).activities(),
+        *LandActivities(forge, cache, work_dir(data_dir)).activities(),
         *SandboxedTests(forge, cache, work_dir(data_dir)).activities(),
     ]
 

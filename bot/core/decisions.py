@@ -40,6 +40,20 @@ def scratch_branch(issue_number: int, task: str) -> str:
     return f"{BRANCH_PREFIX}{issue_number}-{slugify(task)}"
 
 
+def agent_branch(branch: str, role: str, round_number: int, conflict: int = 0) -> str:
+    """Where an agent's commit goes before it lands on `branch`: a branch of its own, so a
+    push never contends and nothing is lost before the landing; each conflict resolution is
+    a new one (never a force-push)."""
+    name = f"{branch}--{role}-r{round_number}"
+    return f"{name}-c{conflict}" if conflict else name
+
+
+def task_key(run_id: str, role: str, round_number: int) -> str:
+    """The `Orchestrate-Task` trailer of an agent's commit: which run, agent and round made it,
+    so a retried activity finds its own earlier commit instead of doing the work again."""
+    return f"{run_id}/{role}/r{round_number}"
+
+
 def is_own_branch(branch: str) -> bool:
     """A branch the app may write: under its prefix, and a plain name there."""
     return (

@@ -21,7 +21,9 @@ class AgentStatus(StrEnum):
 
 
 class AgentResult(BaseModel):
-    """One agent activity's outcome (one per agent per round it ran in)."""
+    """One agent's outcome in one round (one per agent per round it ran in). From an activity,
+    `turns` and `usage` are that attempt's and `branch` is the per-agent branch holding its
+    commit; in the run, they are every attempt's and `commits` what landed on the branch."""
 
     role: str
     round: int = 1
@@ -30,6 +32,8 @@ class AgentResult(BaseModel):
     turns: int = 0
     usage: Usage = Field(default_factory=Usage)
     commits: list[str] = Field(default_factory=list)
+    attempt: int = 1  # the activity attempt that produced it
+    branch: str = ""  # the per-agent branch its commit was pushed to ("": no commit)
     refused: list[Refusal] = Field(default_factory=list)  # changes the write policy dropped
     summary: str = ""
     stop_reason: str = ""  # e.g. "end_turn", "budget: turns", "error: ..."
@@ -64,9 +68,26 @@ class AgentLine(BaseModel):
 
 
 class AgentProgress(BaseModel):
-    """Sent by an agent activity to its run after each model turn."""
+    """Sent by an agent activity to its run after each model turn: what this attempt (of its
+    work, or of its `conflict`-th resolution) has used so far. The run keeps the last report of
+    each attempt, so a failed or killed attempt's usage still counts."""
 
     role: Role
     round: int
     turns: int
-    tokens: int
+    usage: Usage = Field(default_factory=Usage)
+    attempt: int = 1
+    conflict: int = 0  # 0: the agent's work; n: its n-th rebase conflict resolution
+
+    @property
+    def tokens(self) -> int:
+        return self.usage.total
+
+
+class ModelUsage(BaseModel):
+    """Sent by the planner and the cache warmer after each model call (and returned at the
+    end): what this attempt of `call` has used so far."""
+
+    call: str  # "plan", "warm cache"
+    attempt: int = 1
+    usage: Usage = Field(default_factory=Usage)

@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.git.parse import (
-    AGENT_TRAILER,
-)
+from bot.git.parse import AGENT_TRAILER, TASK_TRAILER, TaskCommit, parse_task_log
 from bot.git.run import DEFAULT_TIMEOUT, checked_rev, run_git
 
 # Plain patches whatever the repository says: no external diff drivers, no textconv filters.
@@ -75,3 +73,19 @@ async def commit_patches(repo: Path, base: str, head: str) -> str:
             "--",
         ],
     )
+
+
+async def find_task_commit(
+    repo: Path, task: str, revs: Sequence[str], limit: int = 500
+) -> TaskCommit | None:
+    """The newest commit reachable from `revs` (at most `limit` deep) whose Orchestrate-Task
+    trailer is `task`, or None. `revs` must exist."""
+    if not revs:
+        return None
+    trailer = f"%(trailers:key={TASK_TRAILER},valueonly,separator=%x2C)"
+    fmt = f"--format=%H%x1f{trailer}%x1f%s%x1f%b%x1e"
+    args = ["log", f"--max-count={limit}", fmt, *(checked_rev(rev) for rev in revs), "--"]
+    for commit in parse_task_log(await _git(repo, args)):
+        if task in commit.tasks:
+            return commit
+    return None

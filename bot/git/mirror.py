@@ -200,6 +200,18 @@ class MirrorCache:
             check=False,
         )
 
+    async def delete_branch(self, remote: Remote, mirror: Path, branch: str) -> GitResult:
+        """Delete the remote `branch` (one of the app's); the caller holds the lock and reads
+        the result."""
+        require_own_branch(branch)
+        await self.require_pristine(mirror)
+        return await self.git(
+            ["push", "--porcelain", "--", remote.url, f":refs/heads/{branch}"],
+            cwd=mirror,
+            credential=remote.credential,
+            check=False,
+        )
+
     async def require_pristine(self, mirror: Path) -> None:
         """Raise GitError (after discarding the mirror) when its files are not the app's."""
         reasons = await self._tampering(mirror)

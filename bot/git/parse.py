@@ -14,6 +14,8 @@ from bot.core.diff import FileDiff, RawHunk
 from bot.core.plan import UNKNOWN_AGENT
 
 AGENT_TRAILER = "Orchestrate-Agent"
+# Which run, agent and round made a commit (core/decisions.task_key): a retry finds it by this.
+TASK_TRAILER = "Orchestrate-Task"
 
 # Separators chosen for `git log --format`: they cannot occur in a sha or a trailer value.
 RECORD_SEP = "\x1e"
@@ -173,6 +175,28 @@ def parse_agent_log(text: str) -> dict[str, str]:
         values = [v.strip() for v in trailers.split(",") if v.strip()]
         agents[sha] = values[-1] if values else UNKNOWN_AGENT
     return agents
+
+
+@dataclass(frozen=True)
+class TaskCommit:
+    sha: str
+    tasks: tuple[str, ...]  # its Orchestrate-Task trailer values
+    subject: str
+    body: str = ""
+
+
+def parse_task_log(text: str) -> list[TaskCommit]:
+    """`history.find_task_commit` output (records of sha, trailer values, subject, body),
+    newest first."""
+    found: list[TaskCommit] = []
+    for record in text.split(RECORD_SEP):
+        sha, _, rest = record.strip("\n").partition(FIELD_SEP)
+        trailers, _, rest = rest.partition(FIELD_SEP)
+        subject, _, body = rest.partition(FIELD_SEP)
+        if _SHA.match(sha):
+            values = tuple(v.strip() for v in trailers.split(",") if v.strip())
+            found.append(TaskCommit(sha, values, subject, body))
+    return found
 
 
 def parse_commit_patches(text: str) -> list[tuple[str, list[FileDiff]]]:

@@ -1,9 +1,15 @@
-"""What the app writes to the remote: a new scratch branch, and a worktree's commits, pushed
-with fetch-rebase-retry. Never forced, and only under the app's own prefix; the remote branch is
-the truth, since agents of one run may sit on different machines, each with its own cache.
+"""What the app writes to the remote: a new scratch branch, a worktree's commits (pushed with
+fetch-rebase-retry onto a shared branch, or to a branch of their own with retries), and the
+deletion of the app's own branches. Never forced, and only under the app's own prefix; the
+remote branch is the truth, since agents of one run may sit on different machines, each with
+its own cache.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
 
 from bot.core.decisions import require_own_branch
 from bot.core.remote import Remote
@@ -11,6 +17,10 @@ from bot.errors import GitError
 from bot.git.mirror import MirrorCache
 from bot.git.run import GitResult, checked_rev
 from bot.git.worktree import Worktree
+
+PUSH_TRIES = 6  # waits of 1, 2, 4, 8 and 16 s between them
+PUSH_FIRST_DELAY_S = 1.0
+log = logging.getLogger(__name__)
 
 
 async def create_branch(cache: MirrorCache, remote: Remote, branch: str, from_ref: str) -> str:
@@ -71,6 +81,56 @@ async def push(cache: MirrorCache, tree: Worktree, max_attempts: int = 5) -> str
             await cache.fetch_branch(tree.remote, mirror, tree.branch)
         await tree.rebase_onto_remote()
     raise GitError(f"push to {tree.branch} still rejected after {max_attempts} attempts")
+
+
+async def push_to_own_branch(
+    cache: MirrorCache,
+    tree: Worktree,
+    branch: str,
+    *,
+    tries: int = PUSH_TRIES,
+    first_delay: float = PUSH_FIRST_DELAY_S,
+) -> str:
+    """Push the worktree's HEAD to `branch`, a branch nobody else writes (an agent's own):
+    created, or moved forward, never forced. A failed push (the network, a 5xx, an answer lost
+    after the push was applied: the next try finds the branch already there) is tried again
+    with backoff; a refusal (a hook, a branch that moved elsewhere) is not. Returns the sha."""
+    require_own_branch(branch)
+    head, attempt = await tree.head(), 1
+    while True:
+        async with cache.locked(tree.remote) as mirror:
+            result = await cache.push_commit(tree.remote, mirror, head, branch)
+            if result.returncode == 0:
+                await cache.git(["update-ref", f"refs/remotes/origin/{branch}", head], cwd=mirror)
+                return head
+        if _refused(result) or attempt >= tries:
+            raise result.error(f"push to {branch} failed")
+        log.info("push to %s failed (try %d of %d); trying again", branch, attempt, tries)
+        await asyncio.sleep(first_delay * 2 ** (attempt - 1))
+        attempt += 1
+
+
+async def delete_branches(cache: MirrorCache, remote: Remote, branches: Sequence[str]) -> list[str]:
+    """Delete the app's own `branches` from the remote, best effort: returns those that are
+    gone (deleted now, or already)."""
+    gone: list[str] = []
+    for branch in branches:
+        async with cache.locked(remote) as mirror:
+            result = await cache.delete_branch(remote, mirror, branch)
+        if result.returncode == 0 or "remote ref does not exist" in result.stderr + result.stdout:
+            gone.append(branch)
+        else:
+            log.warning("could not delete %s: %s", branch, result.error())
+    return gone
+
+
+def _refused(result: GitResult) -> bool:
+    """The server refused a ref (a hook, a non-fast-forward): trying again cannot help, unless
+    it lost a race with another push."""
+    for line in result.stdout.splitlines():
+        if line.startswith("!") and not any(r in line + result.stderr for r in _RACE_REASONS):
+            return True
+    return False
 
 
 # A push racing another one on the server: GitHub and local receive-pack word it like these.

@@ -19,13 +19,16 @@ from bot.core.remote import Remote
 from bot.errors import GitError, RebaseConflict
 from bot.git import scrub
 from bot.git.mirror import MirrorCache
-from bot.git.parse import AGENT_TRAILER
+from bot.git.parse import AGENT_TRAILER, TASK_TRAILER
 from bot.git.run import GitResult, GitRunner
 from bot.git.scrub import delete_tree
 from bot.git.staging import chunks, remove_entries, staged_entries
 
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
-_FORGED_TRAILER = re.compile(rf"^[ \t]*{AGENT_TRAILER}[ \t]*:.*$\n?", re.IGNORECASE | re.MULTILINE)
+_FORGED_TRAILER = re.compile(
+    rf"^[ \t]*(?:{AGENT_TRAILER}|{TASK_TRAILER})[ \t]*:.*$\n?", re.IGNORECASE | re.MULTILINE
+)
+_TASK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,199}")
 _FLOOR = WritePolicy(denied_globs=())
 _SCREEN_ROUNDS = 5
 _MARKER = re.compile(r"^(.*):\d+: leftover conflict marker$")
@@ -198,24 +201,30 @@ class Worktree:
             refused += found
         raise GitError(f"refused changes are still staged after {_SCREEN_ROUNDS} rounds")
 
-    async def commit_staged(self, message: str, role: str) -> str | None:
-        """Commit the index as `role`; return the sha, or None when nothing is staged."""
+    async def commit_staged(self, message: str, role: str, task: str | None = None) -> str | None:
+        """Commit the index as `role` (and, with `task`, as that task: the Orchestrate-Task
+        trailer); return the sha, or None when nothing is staged."""
         if not _ROLE.fullmatch(role):
             raise GitError(f"invalid agent role {role!r}")
+        if task is not None and not _TASK.fullmatch(task):
+            raise GitError(f"invalid task key {task!r}")
         staged = await self._git("diff", "--cached", "--quiet", check=False)
         if staged.returncode == 0:
             return None
         if staged.returncode != 1:
             raise staged.error()
-        # The message may be model output: a forged trailer must not misattribute the commit.
+        # The message may be model output: a forged trailer must not misattribute the commit
+        # nor pass it off as another task's (a retry would take it for its own work).
         text = _FORGED_TRAILER.sub("", message).strip() or f"{role}: update"
+        trailers = [f"--trailer={AGENT_TRAILER}: {role}"]
+        trailers += [f"--trailer={TASK_TRAILER}: {task}"] if task is not None else []
         await self._git(
             "commit",
             "--quiet",
             "--no-verify",
             "--cleanup=whitespace",
             "--file=-",
-            f"--trailer={AGENT_TRAILER}: {role}",
+            *trailers,
             input=text + "\n",
         )
         return await self.head()
@@ -255,8 +264,11 @@ def _worktree_location(path: Path) -> tuple[Path, str]:
     return path, "worktree/" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
 
 
-async def open_worktree(cache: MirrorCache, remote: Remote, branch: str, path: Path) -> Worktree:
-    """A private worktree at `path` on the remote's `branch`, freshly fetched.
+async def open_worktree(
+    cache: MirrorCache, remote: Remote, branch: str, path: Path, *, start: str | None = None
+) -> Worktree:
+    """A private worktree at `path` on the remote's `branch` (or at the remote branch `start`,
+    to rebase it onto `branch`), freshly fetched.
 
     The worktree's local branch has a private name (`worktree/<hash of path>`) at
     origin/<branch>: git refuses one branch in two worktrees, and two agents of a run may share
@@ -265,8 +277,9 @@ async def open_worktree(cache: MirrorCache, remote: Remote, branch: str, path: P
     path, local = _worktree_location(path)
     async with cache.locked(remote) as mirror:
         await cache.sync_locked(remote, mirror)
-        if await cache.remote_head(mirror, branch) is None:
-            raise GitError(f"branch {branch!r} does not exist on the remote")
+        for name in {branch, start or branch}:
+            if await cache.remote_head(mirror, name) is None:
+                raise GitError(f"branch {name!r} does not exist on the remote")
         listed = await cache.git(["worktree", "list", "--porcelain"], cwd=mirror)
         if f"worktree {path}\n" in listed.stdout + "\n":
             # Left by an earlier attempt of the same activity: the remote holds the truth. Its
@@ -275,9 +288,9 @@ async def open_worktree(cache: MirrorCache, remote: Remote, branch: str, path: P
         elif path.exists() and any(path.iterdir()):
             raise GitError(f"worktree path {path} exists and is not empty")
         await cache.git(["worktree", "prune"], cwd=mirror)
-        start = f"refs/remotes/origin/{branch}"
+        start_ref = f"refs/remotes/origin/{start or branch}"
         await cache.git(
-            ["worktree", "add", "--quiet", "--no-track", "-B", local, str(path), start],
+            ["worktree", "add", "--quiet", "--no-track", "-B", local, str(path), start_ref],
             cwd=mirror,
         )
     return Worktree(cache.git, remote, branch, path, local, cache.mirror_path(remote))

@@ -34,6 +34,8 @@ _WWW = re.compile(r"(?i)(www)\.")
 _GH_REFERENCE = re.compile(r"(?i)(gh)-(?=\d)")
 _PATH_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+=,- ")
 _PATH_ANCHORS = re.compile(r"(?i)(?<=www)\.|(?<=gh)-(?=\d)")
+_STOPPED = "The agent stopped early"
+_STOPPED_LINE = re.compile(rf"^{_STOPPED} \((.*)\)\.$", re.MULTILINE)
 
 
 def _kept(char: str) -> bool:
@@ -92,7 +94,7 @@ def message(
     app's sentence."""
     parts = [subject(role, text)]
     if stopped is not None:
-        parts.append(f"The agent stopped early ({summary(stopped, 200) or 'no reason given'}).")
+        parts.append(f"{_STOPPED} ({summary(stopped, 200) or 'no reason given'}).")
     if refused:
         lines = [f"- {path(name)} ({summary(why, 80)})" for name, why in refused[:MAX_PATHS]]
         if len(refused) > MAX_PATHS:
@@ -100,3 +102,10 @@ def message(
         parts.append("Not committed, refused by the write policy:\n" + "\n".join(lines))
     parts.append(f"Round {round_number} of the orchestrated run.")
     return "\n\n".join(parts) + "\n"
+
+
+def stopped_reason(body: str) -> str | None:
+    """Why the agent stopped early, read back from the body of a message built by `message`
+    (None when it finished). Only the subject holds model text, so the body is the app's."""
+    found = _STOPPED_LINE.search(body)
+    return found.group(1) if found else None

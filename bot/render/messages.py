@@ -66,6 +66,13 @@ def run_failed(reason: str) -> str:
     return "The run failed:\n\n" + fenced(shorten(reason, MAX_REASON_CHARS)) + "\n"
 
 
+def nothing_to_change() -> str:
+    return (
+        "The agents finished without changing anything, so there is no pull request. "
+        "Write `/orchestrate` with more detail to try again."
+    )
+
+
 def follow_up_reply(
     *, commits: Sequence[str], rounds: Sequence[TestRound], pr_url: str | None = None
 ) -> str:

@@ -161,12 +161,31 @@ def pr_body(
     return fit(sections) + "\n"
 
 
-def draft_reason(rounds: Sequence[TestRound], max_rounds: int, budget_note: str = "") -> str | None:
-    """Why the PR is a draft (the tests still fail after the last round), or None."""
-    if not rounds or rounds[-1].passed:
-        return None
-    reason = f"the tests still fail after round {rounds[-1].round} of {max_rounds}."
-    return f"{reason} {budget_note}" if budget_note else reason
+def draft_reason(
+    rounds: Sequence[TestRound],
+    max_rounds: int,
+    budget_note: str = "",
+    missing: Sequence[AgentResult] = (),
+) -> str | None:
+    """Why the PR is a draft, or None: an agent whose work is missing (named first, with why),
+    the tests that still fail after the last round."""
+    reasons = [agents_failed(missing)] if missing else []
+    if rounds and not rounds[-1].passed:
+        tests = f"the tests still fail after round {rounds[-1].round} of {max_rounds}."
+        reasons.append(f"{tests} {budget_note}" if budget_note else tests)
+    return " ".join(reasons) or None
+
+
+def agents_failed(missing: Sequence[AgentResult]) -> str:
+    """Which agents failed, in which round and why: their work may be missing. Plain text:
+    where it is shown, it is neutralised whole (the PR body's draft line, the failure's
+    fence, the state line)."""
+    parts = [
+        f"the {result.role[:40]} agent failed in round {result.round} "
+        f"({result.stop_reason.removeprefix('error: ')[:300]})"
+        for result in missing
+    ]
+    return "; ".join(parts) + ", so its work may be missing."
 
 
 def budget_reached_note(reached: str) -> str:

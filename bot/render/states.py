@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.render.markdown import login
 
 PLANNING = "planning"
@@ -9,6 +11,7 @@ WAITING_FOR_APPROVAL = "waiting for approval"
 RUNNING = "running"
 OPENING_PULL = "opening the pull request"
 _DONE = "done"
+NOTHING_TO_CHANGE = f"{_DONE}: nothing to change"
 
 
 def testing(round_number: int, max_rounds: int) -> str:
@@ -19,7 +22,12 @@ def fixing(round_number: int, role: str) -> str:
     return f"fixing (round {round_number}): {role}"
 
 
-def done(*, draft: bool) -> str:
+def done(*, draft: bool, missing: Sequence[str] = ()) -> str:
+    """Done with the pull request; a draft's reason: an agent's work that is missing (see the
+    pull request), else the tests that still fail."""
+    if missing:
+        names = " and ".join(dict.fromkeys(missing))
+        return f"{_DONE} (draft: the {names} agent's work is missing)"
     return f"{_DONE} (draft: tests still fail)" if draft else _DONE
 
 

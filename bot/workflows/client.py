@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot.core.commands import CommandKind
 from bot.core.memory import Memory, MemoryWrite, Note, check_write
-from bot.core.results import AgentProgress
+from bot.core.results import AgentProgress, ModelUsage
 from bot.errors import MemoryRefused
 from bot.workflows.command import CommandWorkflow
 from bot.workflows.run import RunWorkflow
@@ -96,6 +96,15 @@ class WorkflowMemory:
             )
         except Exception:  # progress is for the checklist; the work goes on without it
             log.warning("reporting a turn to %s failed", self._handle.id, exc_info=True)
+
+    async def report_usage(self, report: ModelUsage) -> None:
+        """A planner's or cache warmer's usage so far (best effort, like a turn's report)."""
+        try:
+            await self._handle.execute_update(
+                RunWorkflow.model_usage, report, rpc_timeout=MEMORY_RPC_TIMEOUT
+            )
+        except Exception:
+            log.warning("reporting usage to %s failed", self._handle.id, exc_info=True)
 
     async def read(self) -> Memory:
         latest, self._latest = self._latest, None

@@ -31,6 +31,7 @@ class Options:
     retry: RetryPolicy
     heartbeat: timedelta | None = None
     cancellation: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
+    schedule_to_close: timedelta | None = None  # every attempt and wait together
 
 
 # Network calls whose failures pass quickly (a dropped connection, a 5xx, a rate limit).
@@ -58,15 +59,40 @@ PLAN = Options(timedelta(minutes=5), _MODEL_RETRY)
 WARM_CACHE = Options(timedelta(minutes=2), _MODEL_RETRY)
 
 
+# A dead worker's long activity is noticed within this (agents, landings): they heartbeat.
+_HEARTBEAT = timedelta(seconds=60)
+# Crashes and shutdowns: tried again soon, as often as the time allows (no attempt count that a
+# few restarts could use up). Model errors are retried inside the agent, not by this.
+_CRASH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=0,
+)
+
+
 def agent(config: RepoConfig) -> Options:
-    """One agent: as long as its time budget (and a margin), one retry, heartbeats (a cancel
-    reaches it through them), and a cancel waits until it stopped (it pushes nothing after)."""
+    """One agent: as long as its time budget (and a margin); after a crash or a shutdown, tried
+    again (an attempt first finds what an earlier one pushed) until three attempts' time is
+    spent; heartbeats (a dead worker is noticed within a minute, a cancel reaches the agent),
+    and a cancel waits until it stopped (it pushes nothing after)."""
+    attempt = timedelta(minutes=config.budget.agent_minutes + 5)
     return Options(
-        timedelta(minutes=config.budget.agent_minutes + 5),
-        RetryPolicy(maximum_attempts=2),
-        heartbeat=timedelta(seconds=60),
+        attempt,
+        _CRASH_RETRY,
+        heartbeat=_HEARTBEAT,
         cancellation=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        schedule_to_close=attempt * 3,
     )
+
+
+# Landing an agent's commit on the run's branch (a rebase and a push): git against the
+# remote, retried for as long as a bad stretch of the network or the forge may last.
+LAND = Options(
+    timedelta(minutes=5),
+    _CRASH_RETRY,
+    heartbeat=_HEARTBEAT,
+    schedule_to_close=timedelta(minutes=30),
+)
 
 
 def tests(config: RepoConfig) -> Options:
@@ -92,4 +118,5 @@ async def call(options: Options, activity: Callable[[Any, A], Awaitable[R]], arg
         retry_policy=options.retry,
         heartbeat_timeout=options.heartbeat,
         cancellation_type=options.cancellation,
+        schedule_to_close_timeout=options.schedule_to_close,
     )

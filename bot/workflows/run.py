@@ -31,11 +31,12 @@ with workflow.unsafe.imports_passed_through():
     from bot.core.memory import Memory, MemoryWrite, Note
     from bot.core.plan import Plan
     from bot.core.repo_config import RepoConfig
-    from bot.core.results import AgentProgress, AgentStatus, TestRound
+    from bot.core.results import AgentProgress, AgentStatus, ModelUsage, TestRound
     from bot.errors import MemoryRefused
     from bot.render import messages, states
     from bot.render.pr_body import budget_reached_note, draft_reason
     from bot.workflows import policies
+    from bot.workflows.landing import delete_landed
     from bot.workflows.run_state import (
         RunCancelled,
         RunState,
@@ -71,6 +72,11 @@ class RunWorkflow:
         round trip per turn; queries can wait behind a busy workflow task)."""
         self.state.record_turn(progress)
         return self.state.memory
+
+    @workflow.update
+    def model_usage(self, report: ModelUsage) -> None:
+        """The planner or the cache warmer was answered: its attempt's usage so far."""
+        self.state.record_call(report)
 
     @workflow.update
     def read_memory(self) -> Memory:
@@ -133,8 +139,13 @@ class RunWorkflow:
         if plan is None or not await self._approval(request, config):
             return
         agent = await self._fan_out(request, context, config, plan)
+        if not self.state.commits():  # nothing to open: done, or failed when work is missing
+            line, body = self.state.nothing_landed()
+            self.state.set_state(line)
+            return await self._post(request, body)
         rounds, budget_note = await self._reconcile(agent, config, plan, started)
         await self._pull_request(request, context, config, agent.branch, rounds, budget_note)
+        await delete_landed(self.state, request.target)
 
     # -- the phases ------------------------------------------------------------------------------
 
@@ -166,11 +177,9 @@ class RunWorkflow:
     ) -> Plan | None:
         """The plan, shown in the status comment; None when the planner gave none (reported)."""
         plan_started = workflow.now()
-        planned = await cancellable(
-            self.state,
-            call(policies.PLAN, ModelActivities.plan, plan_input(request, context, config)),
-        )
-        self.state.orchestrator = self.state.orchestrator + planned.usage
+        planning = plan_input(request, context, config, workflow.info().workflow_id)
+        planned = await cancellable(self.state, call(policies.PLAN, ModelActivities.plan, planning))
+        self.state.record_call(planned.report)
         self._span("plan", "plan", plan_started)
         if planned.plan is None:
             await self._fail(request, planned.error)
@@ -207,9 +216,14 @@ class RunWorkflow:
         branch = await self._branch(request, context)
         if len(plan.roles) > 1:
             warm_started = workflow.now()
-            warm = WarmInput(plan=plan, repo_summary=context.repo_summary, config=config)
-            usage = await call(policies.WARM_CACHE, ModelActivities.warm_cache, warm)
-            self.state.orchestrator = self.state.orchestrator + usage
+            warm = WarmInput(
+                plan=plan,
+                repo_summary=context.repo_summary,
+                config=config,
+                run_workflow_id=workflow.info().workflow_id,
+            )
+            report = await call(policies.WARM_CACHE, ModelActivities.warm_cache, warm)
+            self.state.record_call(report)
             self._span("warm cache", "plan", warm_started)
         agent = agent_input(request, context, config, plan, branch, workflow.info().workflow_id)
         inputs = [agent.model_copy(update={"role": role}) for role in plan.roles]
@@ -258,7 +272,8 @@ class RunWorkflow:
         pr_started = workflow.now()
         attribute = AttributeInput(target=target, branch=branch, base_sha=context.base_sha)
         attribution = await call(policies.GIT, RepoActivities.attribute, attribute)
-        draft = draft_reason(rounds, config.max_rounds, budget_note)
+        missing = state.missing_work()
+        draft = draft_reason(rounds, config.max_rounds, budget_note, missing)
         self._span("pull request", "pull request", pr_started)
         pull_input = state.pull_input(request, context, config, branch, attribution.table, draft)
         pull = await call(policies.GITHUB, ForgeActivities.open_pull, pull_input)
@@ -270,7 +285,7 @@ class RunWorkflow:
             await self._reply(request, reply)
         rocket = ReactInput(target=target, content="rocket")
         await call(policies.GITHUB, ForgeActivities.react, rocket)
-        state.set_state(states.done(draft=draft is not None))
+        state.set_state(states.done(draft=draft is not None, missing=[m.role for m in missing]))
 
     # -- pieces ----------------------------------------------------------------------------------
 

@@ -13,15 +13,25 @@ from datetime import datetime
 
 from bot.activities.inputs import AgentInput, PlanInput, PullInput, RunContext
 from bot.core import decisions
+from bot.core.ledger import UsageLedger
 from bot.core.memory import Memory
 from bot.core.plan import Plan, Role
 from bot.core.pricing import PriceTable, run_cost
 from bot.core.repo_config import RepoConfig
-from bot.core.results import AgentLine, AgentProgress, AgentResult, AgentStatus, Span, TestRound
+from bot.core.results import (
+    AgentLine,
+    AgentProgress,
+    AgentResult,
+    AgentStatus,
+    ModelUsage,
+    Span,
+    TestRound,
+)
 from bot.core.usage import Usage
 from bot.github.models import FollowUp
+from bot.render import messages, states
 from bot.render.plan_comment import plan_comment
-from bot.render.pr_body import pr_body, pr_title
+from bot.render.pr_body import agents_failed, pr_body, pr_title
 from bot.workflows.shared import CommandRequest, RunProgress
 
 
@@ -40,7 +50,8 @@ class RunState:
         self.follow_up: FollowUp | None = None
         self.results: list[AgentResult] = []
         self.spans: list[Span] = []
-        self.orchestrator = Usage()  # the planner's and the cache warmer's calls
+        self.ledger = UsageLedger()  # every attempt's usage, as reported
+        self.landed_branches: list[str] = []  # per-agent branches whose work is on the branch
         self.prices: PriceTable | None = None
         self.changes = 0
 
@@ -77,24 +88,64 @@ class RunState:
         self.progress.lines[role.value].status = AgentStatus.QUEUED
 
     def agent_finished(self, result: AgentResult) -> None:
-        self.results.append(result)
+        """An agent is done with its round: its turns and usage are those of every attempt
+        of its work and its conflict resolutions (the ledger's), whatever became of them."""
+        self.account(result)
+        spent = self.ledger.agent(result.role, result.round)
+        self.results.append(result.model_copy(update={"turns": spent.turns, "usage": spent.usage}))
         line = self.progress.lines[result.role]
         line.status = result.status
-        line.turns, line.tokens = self.finished_work(result.role)
+        self._show_work(line, result.role)
         self.changes += 1
 
     def record_turn(self, progress: AgentProgress) -> None:
-        """A running agent's turns and tokens so far: its finished rounds plus this one."""
+        """A running agent's report after a model turn (its attempt's usage so far)."""
+        self.ledger.agent_report(progress)
         line = self.progress.lines.get(progress.role.value)
         if line is not None and line.status is AgentStatus.RUNNING:
-            done_turns, done_tokens = self.finished_work(progress.role.value)
-            line.turns, line.tokens = done_turns + progress.turns, done_tokens + progress.tokens
+            self._show_work(line, progress.role.value)
             self.changes += 1
 
-    def finished_work(self, role: str) -> tuple[int, int]:
-        """Turns and tokens of a role's finished activities, over every round it ran in."""
-        mine = [result for result in self.results if result.role == role]
-        return sum(r.turns for r in mine), sum(r.usage.total for r in mine)
+    def account(self, result: AgentResult, conflict: int = 0) -> None:
+        """An agent activity's own result: the last word on its attempt's usage."""
+        self.ledger.agent_report(
+            AgentProgress(
+                role=Role(result.role),
+                round=result.round,
+                turns=result.turns,
+                usage=result.usage,
+                attempt=result.attempt,
+                conflict=conflict,
+            )
+        )
+
+    def record_call(self, report: ModelUsage) -> None:
+        """A planner's or cache warmer's usage so far (reported after each call, and at its
+        end)."""
+        self.ledger.call_report(report)
+
+    @property
+    def orchestrator(self) -> Usage:
+        """The planner's and the cache warmer's calls, every attempt."""
+        return self.ledger.orchestrator()
+
+    def _show_work(self, line: AgentLine, role: str) -> None:
+        spent = self.ledger.agent(role)
+        line.turns, line.tokens = spent.turns, spent.usage.total
+
+    def missing_work(self) -> list[AgentResult]:
+        """The agents whose work (of a round) failed: it may be missing from the branch."""
+        return [result for result in self.results if result.status is AgentStatus.FAILED]
+
+    def nothing_landed(self) -> tuple[str, str]:
+        """No agent's work is on the branch, so there is nothing to open: the state line and
+        the comment. A failure naming the agents whose work is missing; else "done: nothing to
+        change"."""
+        missing = self.missing_work()
+        if missing:
+            reason = agents_failed(missing)
+            return states.failed(reason), messages.run_failed(reason)
+        return states.NOTHING_TO_CHANGE, messages.nothing_to_change()
 
     def mark_unfinished(self, status: AgentStatus) -> None:
         for line in self.progress.lines.values():
@@ -201,13 +252,16 @@ def task_text(request: CommandRequest) -> str:
     )
 
 
-def plan_input(request: CommandRequest, context: RunContext, config: RepoConfig) -> PlanInput:
+def plan_input(
+    request: CommandRequest, context: RunContext, config: RepoConfig, run_workflow_id: str = ""
+) -> PlanInput:
     return PlanInput(
         task=task_text(request),
         issue_title=request.issue_title,
         issue_body=request.issue_body,
         repo_summary=context.repo_summary,
         config=config,
+        run_workflow_id=run_workflow_id,
     )
 
 
@@ -219,13 +273,16 @@ def agent_input(
     branch: str,
     run_workflow_id: str,
 ) -> AgentInput:
-    """The agents' input (the first round; each agent of the plan gets its own role)."""
+    """The agents' input (the first round; each agent of the plan gets its own role). Their own
+    branches are named after this command (for a follow-up: its pull request and task, not the
+    branch it works on, whose earlier runs had agents of the same names)."""
     return AgentInput(
         target=request.target,
         run_workflow_id=run_workflow_id,
         role=Role.IMPLEMENT,
         round=1,
         branch=branch,
+        own_branches=decisions.scratch_branch(request.issue_number, task_text(request)),
         plan=plan,
         repo_summary=context.repo_summary,
         config=config,

@@ -1,10 +1,12 @@
 """The run's work inside the run workflow: the agents' activities (each start and result
-recorded in the run state, a failure after its retries kept as a result), a round of tests,
-and the run's cancellation reaching whatever is in flight. Workflow code."""
+recorded in the run state, a failure after its retries kept as a result), each agent's commit
+landed on the run's branch (workflows/landing.py), a round of tests, and the run's
+cancellation reaching whatever is in flight. Workflow code."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
@@ -19,15 +21,29 @@ with workflow.unsafe.imports_passed_through():
     from bot.core.results import AgentResult, TestRound
     from bot.render import states
     from bot.workflows import policies
+    from bot.workflows.landing import land
     from bot.workflows.run_state import RunCancelled, RunState, failed_result
 
 T = TypeVar("T")
 
 
 async def run_agent(state: RunState, agent: AgentInput) -> AgentResult:
-    """One agent activity; its failure (after retries) is a result, a cancel is not."""
+    """One agent: its activity, then its commit landed on the run's branch. A failure (after
+    retries) is a result, a cancel is not."""
     state.agent_started(agent.role)
     started = workflow.now()
+    result = await agent_activity(state, agent)
+    if result.branch:
+        result = await land(state, agent, result, resolve=functools.partial(agent_activity, state))
+    state.agent_finished(result)
+    label = f"{agent.role.value} (round {agent.round})"
+    state.span(label, "agents", started, workflow.now())
+    return result
+
+
+async def agent_activity(state: RunState, agent: AgentInput) -> AgentResult:
+    """The agent activity (its work, or in conflict mode a resolution), its usage accounted;
+    a failure after its retries as a FAILED result, a cancel raised."""
     try:
         options = policies.agent(agent.config)
         result = await policies.call(options, AgentActivities.run_agent, agent)
@@ -35,10 +51,8 @@ async def run_agent(state: RunState, agent: AgentInput) -> AgentResult:
         if not isinstance(exc.cause, ApplicationError) and state.cancelled_by:
             raise
         model = agent.config.models.for_role(agent.role)
-        result = failed_result(agent.role, agent.round, model, str(exc.cause or exc))
-    state.agent_finished(result)
-    label = f"{agent.role.value} (round {agent.round})"
-    state.span(label, "agents", started, workflow.now())
+        return failed_result(agent.role, agent.round, model, str(exc.cause or exc))
+    state.account(result, agent.conflict)
     return result
 
 

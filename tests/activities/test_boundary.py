@@ -3,10 +3,18 @@ its class and says whether Temporal may retry it."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
-from bot.activities.boundary import application_error, boundary
+from bot.activities.boundary import (
+    SHUTDOWN_RETRY_DELAY,
+    application_error,
+    boundary,
+    retried_after_shutdown,
+)
 from bot.agents.planner import PlanInvalid
 from bot.errors import (
     BotError,
@@ -61,3 +69,29 @@ def test_boundary_maps_bot_errors_and_lets_others_through() -> None:
     assert caught.value.type == "ConfigError" and isinstance(caught.value.__cause__, ConfigError)
     with pytest.raises(KeyError), boundary():
         raise KeyError("bug")
+
+
+async def test_work_cut_by_a_worker_shutdown_is_tried_again_soon() -> None:
+    """Cancelled because its worker shuts down: a retryable WorkerShutdown error with a short
+    next-retry delay (not an attempt lost); a cancel of the run stays a cancel."""
+
+    async def work() -> None:
+        with retried_after_shutdown():
+            await asyncio.Event().wait()
+
+    env = ActivityEnvironment()
+    running = asyncio.ensure_future(env.run(work))
+    await asyncio.sleep(0.01)
+    env.worker_shutdown()
+    env.cancel()
+    with pytest.raises(ApplicationError) as caught:
+        await running
+    error = caught.value
+    assert (error.type, error.non_retryable) == ("WorkerShutdown", False)
+    assert error.next_retry_delay == SHUTDOWN_RETRY_DELAY
+    cancelled = ActivityEnvironment()
+    running = asyncio.ensure_future(cancelled.run(work))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running

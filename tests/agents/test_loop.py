@@ -16,6 +16,7 @@ from bot.agents.limits import AgentBudget
 from bot.agents.loop import AgentSpec, LoopOutcome, TurnInfo, run_agent
 from bot.agents.model import AnthropicModel
 from bot.agents.prompt import SharedContext
+from bot.agents.retry import ModelRetry
 from bot.agents.tools.box import Toolbox
 from bot.core.commit_policy import WritePolicy, denied_globs
 from bot.core.memory import Memory, MemoryWrite, Note
@@ -449,11 +450,12 @@ async def test_run_tool_runs_in_the_sandbox(
 async def test_model_errors_propagate_with_retryability(
     server: ScriptedModel, model: AnthropicModel, worktree: Path, shared: SharedContext
 ) -> None:
-    """529 and 500 are retryable ModelErrors, 400 is not; the loop does not swallow them."""
-    server.add_script("implement", [Turn(error=529), Turn(error=500), Turn(error=400)])
+    """A 400 leaves the loop at once (no retry cures it); 529s that outlast the attempts leave
+    it after them, still retryable, saying how many tries were made."""
+    server.add_script("implement", [Turn(error=400), *[Turn(error=529)] * 3])
     memory = FakeMemory()
-    seen: list[tuple[bool, int | None, str]] = []
-    for _ in range(3):
+    seen: list[tuple[bool, int | None, str, int]] = []
+    for _ in range(2):
         with pytest.raises(ModelError) as caught:
             await run_agent(
                 spec_for(Role.IMPLEMENT, shared),
@@ -461,12 +463,18 @@ async def test_model_errors_propagate_with_retryability(
                 Toolbox(worktree, memory),
                 memory,
                 budget=AgentBudget(),
+                retry=ModelRetry(attempts=3, first_delay=0.01),
             )
-        seen.append((caught.value.retryable, caught.value.status, str(caught.value)))
+        error = caught.value
+        seen.append((error.retryable, error.status, str(error), len(server.requests)))
     assert seen == [
-        (True, 529, "Messages API answered 529 (overloaded_error: scripted error)"),
-        (True, 500, "Messages API answered 500 (api_error: scripted error)"),
-        (False, 400, "Messages API answered 400 (invalid_request_error: scripted error)"),
+        (False, 400, "Messages API answered 400 (invalid_request_error: scripted error)", 1),
+        (
+            True,
+            529,
+            "Messages API answered 529 (overloaded_error: scripted error) (after 3 tries)",
+            4,
+        ),
     ]
 
 

@@ -109,4 +109,8 @@ async def test_hostile_text_reaches_readers_inert(
             trailers = _git(
                 stack.bare, "log", "--format=%(trailers:only,unfold)", f"main..{pull.head_ref}"
             )
-            assert [t for t in trailers.splitlines() if t] == ["Orchestrate-Agent: implement"]
+            task = f"{stack.run_handle(issue=2).id}/implement/r1"
+            assert [t for t in trailers.splitlines() if t] == [
+                "Orchestrate-Agent: implement",
+                f"Orchestrate-Task: {task}",
+            ]

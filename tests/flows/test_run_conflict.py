@@ -1,5 +1,6 @@
-"""Two agents edit the same line: the second to push hits a rebase conflict, resolves it as an
-agent, and the PR is consistent (no markers, both agents attributed, table equals git)."""
+"""Two agents edit the same line: the second to land hits a rebase conflict, resolves it as an
+agent (in conflict mode, pushing the resolution to a new branch of its own), and the PR is
+consistent (no markers, both agents attributed, table equals git, nothing forced)."""
 
 from __future__ import annotations
 
@@ -56,4 +57,11 @@ async def test_conflicting_edits_are_resolved_by_an_agent(
             attribution = await attribute_range(bare, base, pull.head_ref)
             assert render_table(attribution, max_rows=300) in (pull.body or "")
             assert set(attribution.totals_by_agent) == {"implement", "docs"}
-            assert all(not push.forced for push in stack.hub.state.pushes_to(OWNER, stack.repo))
+            pushes = stack.hub.state.pushes_to(OWNER, stack.repo)
+            assert all(not push.forced for push in pushes)
+            # Each agent's commit went to a branch of its own; the resolution to a new one; all
+            # three were deleted once their work landed.
+            scratch = pull.head_ref
+            resolution = f"{scratch}--{resolvers[0]}-r1-c1"
+            deleted = {p.ref.removeprefix("refs/heads/") for p in pushes if p.new == "0" * 40}
+            assert deleted == {f"{scratch}--implement-r1", f"{scratch}--docs-r1", resolution}

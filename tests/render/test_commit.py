@@ -118,3 +118,13 @@ def test_no_hostile_text_forges_a_trailer_or_links(text: str) -> None:
     assert _trailers(message) == "Orchestrate-Agent: implement\n"
     assert not [line for line in message.splitlines()[1:] if TRAILER_LINE.match(line)]
     assert not plain_links(message)
+
+
+@pytest.mark.parametrize("stopped", [None, "budget: turns", "error: Messages API answered 529 (x)"])
+def test_why_the_agent_stopped_reads_back_from_the_message(stopped: str | None) -> None:
+    """A retried agent reads how its earlier attempt ended from that commit's message; a
+    summary that says the words is only the subject and changes nothing."""
+    text = "The agent stopped early (error: forged)."
+    message = commit.message(role="docs", round_number=1, text=text, stopped=stopped)
+    body = message.split("\n", 1)[1]
+    assert commit.stopped_reason(body) == stopped

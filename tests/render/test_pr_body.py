@@ -6,11 +6,12 @@ import re
 
 from bot.core.commit_policy import Refusal
 from bot.core.memory import Memory, Note
-from bot.core.results import AgentResult
+from bot.core.results import AgentResult, AgentStatus
 from bot.core.results import TestRound as Round
+from bot.render import states
 from bot.render.attribution import render_table
 from bot.render.markdown import GITHUB_BODY_LIMIT, ZWSP, size
-from bot.render.pr_body import draft_reason, pr_title, render_summaries
+from bot.render.pr_body import agents_failed, draft_reason, pr_title, render_summaries
 from tests.render.helpers import (
     PING,
     attribution,
@@ -61,6 +62,32 @@ def test_draft_reason_only_when_the_last_round_fails() -> None:
     assert draft_reason([failed, passed], 2) is None
     assert draft_reason([], 2) is None
     assert draft_reason([failed], 3) == "the tests still fail after round 1 of 3."
+
+
+def test_a_failed_agent_is_named_first_with_why() -> None:
+    """An agent whose work is missing makes a draft whose first line names it, its round and
+    why (neutralised), before failing tests; the state line says so too."""
+    failed = AgentResult(
+        role="docs", round=1, status=AgentStatus.FAILED, model="m",
+        stop_reason="error: Messages API answered 529 (overloaded) @team",
+    )  # fmt: skip
+    assert (
+        draft_reason([], 2, missing=[failed])
+        == agents_failed([failed])
+        == (
+            "the docs agent failed in round 1 (Messages API answered 529 (overloaded) "
+            "@team), so its work may be missing."
+        )
+    )
+    rounds = [Round(round=2, command="t", passed=False, exit_code=1)]
+    reason = draft_reason(rounds, 2, missing=[failed])
+    first = body(rounds=rounds, draft_reason=reason).splitlines()[0]
+    assert first.startswith("⚠️ **Draft:** the docs agent failed in round 1 (")
+    assert f"(overloaded) @{ZWSP}team), so" in first  # neutralised where it is shown
+    assert first.endswith("the tests still fail after round 2 of 2.")
+    assert states.done(draft=True, missing=["docs", "docs"]) == (
+        "done (draft: the docs agent's work is missing)"
+    )
 
 
 def test_no_closes_line_without_an_issue() -> None:

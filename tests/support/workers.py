@@ -365,3 +365,31 @@ async def activity_started_after(client: Client, workflow_id: str, after: dateti
         and event.event_time.ToDatetime(tzinfo=UTC) > after
         for event in (await handle.fetch_history()).events
     )
+
+
+async def attempt_started_after(
+    client: Client, workflow_id: str, activity: str, after: datetime
+) -> bool:
+    """Whether a retry (attempt 2 or later) of the workflow's `activity` started after `after`:
+    pending now, or already finished (its started event in the history)."""
+    handle = client.get_workflow_handle(workflow_id)
+    description = await handle.describe()
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name != activity or pending.attempt < 2:
+            continue
+        started = pending.HasField("last_started_time")
+        if started and pending.last_started_time.ToDatetime(tzinfo=UTC) > after:
+            return True
+    history = (await handle.fetch_history()).events
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    return any(
+        e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and scheduled.get(e.activity_task_started_event_attributes.scheduled_event_id) == activity
+        and e.activity_task_started_event_attributes.attempt >= 2
+        and e.event_time.ToDatetime(tzinfo=UTC) > after
+        for e in history
+    )

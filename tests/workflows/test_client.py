@@ -8,6 +8,7 @@ from temporalio.client import Client
 from bot.core.memory import Memory, MemoryWrite
 from bot.core.plan import Role
 from bot.core.results import AgentProgress
+from bot.core.usage import Usage
 from bot.errors import MemoryRefused
 from bot.workflows.client import WorkflowMemory
 
@@ -29,5 +30,7 @@ async def test_an_unreachable_memory_never_raises_anything_but_a_refusal(
     with pytest.raises(MemoryRefused, match=r"^The shared memory could not be reached"):
         await memory.write(MemoryWrite(agent="implement", key="k", value="v"))
     assert await memory.read() == Memory()
-    await memory.report_turn(AgentProgress(role=Role.IMPLEMENT, round=1, turns=1, tokens=1))
+    await memory.report_turn(
+        AgentProgress(role=Role.IMPLEMENT, round=1, turns=1, usage=Usage(output_tokens=1))
+    )
     assert await memory.read() == Memory()

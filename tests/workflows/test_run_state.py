@@ -9,7 +9,7 @@ from bot.core.commands import Command, CommandKind
 from bot.core.plan import Plan, Role
 from bot.core.pricing import PriceTable
 from bot.core.repo_config import Budget, RepoConfig
-from bot.core.results import AgentProgress, AgentResult, AgentStatus
+from bot.core.results import AgentProgress, AgentResult, AgentStatus, ModelUsage
 from bot.core.results import TestRound as Round
 from bot.core.targets import CommentKind, RepoRef
 from bot.core.usage import Usage
@@ -107,15 +107,46 @@ def test_turns_and_tokens_add_up_over_rounds() -> None:
     state.agent_started(Role.IMPLEMENT)
     state.agent_finished(result("implement", turns=3, tokens=300))
     changes = state.changes
-    state.record_turn(AgentProgress(role=Role.IMPLEMENT, round=2, turns=1, tokens=50))
+    state.record_turn(
+        AgentProgress(role=Role.IMPLEMENT, round=2, turns=1, usage=Usage(output_tokens=50))
+    )
     assert state.changes == changes  # finished: not running
     state.agent_started(Role.IMPLEMENT)
-    state.record_turn(AgentProgress(role=Role.IMPLEMENT, round=2, turns=2, tokens=80))
+    state.record_turn(
+        AgentProgress(role=Role.IMPLEMENT, round=2, turns=2, usage=Usage(output_tokens=80))
+    )
     line = state.progress.lines["implement"]
     assert (line.status, line.turns, line.tokens) == (AgentStatus.RUNNING, 5, 380)
     state.agent_finished(result("implement", turns=2, tokens=90, round_number=2))
     assert (line.status, line.turns, line.tokens) == (AgentStatus.DONE, 5, 390)
     assert state.changes == changes + 3
+
+
+def test_every_attempts_usage_reaches_the_results_and_the_cost() -> None:
+    """A killed first attempt (its last turn report), the retry's own result, a conflict
+    resolution and a failed round: each agent's result and line carry all of it; the planner's
+    reports (one repeated) make the orchestrator's usage; FAILED rounds are the missing work."""
+    state = planned()
+    state.agent_started(Role.IMPLEMENT)
+    killed = AgentProgress(role=Role.IMPLEMENT, round=1, turns=2, usage=Usage(output_tokens=70))
+    state.record_turn(killed)
+    retried = result("implement", 3, 100).model_copy(update={"attempt": 2})
+    state.account(retried)
+    state.account(result("implement", 1, 5).model_copy(update={"attempt": 1}), conflict=1)
+    state.agent_finished(retried)
+    assert (state.results[-1].turns, state.results[-1].usage.total) == (6, 175)
+    line = state.progress.lines["implement"]
+    assert (line.turns, line.tokens) == (6, 175)
+    state.agent_started(Role.TEST)
+    state.record_turn(AgentProgress(role=Role.TEST, round=1, turns=1, usage=Usage(input_tokens=9)))
+    state.agent_finished(failed_result(Role.TEST, 1, SONNET, "push failed"))
+    assert (state.results[-1].turns, state.results[-1].usage.total) == (1, 9)
+    assert [r.role for r in state.missing_work()] == ["test"]
+    for attempt, tokens in [(1, 40), (2, 50), (2, 50)]:
+        state.record_call(
+            ModelUsage(call="plan", attempt=attempt, usage=Usage(input_tokens=tokens))
+        )
+    assert state.orchestrator == Usage(input_tokens=90)
 
 
 def test_unfinished_agents_take_the_runs_end() -> None:
@@ -209,6 +240,13 @@ def test_task_and_inputs_come_from_the_request() -> None:
         1,
         "orchestrate/7-shout",
         "run-1",
+    )
+    assert agent.own_branches == "orchestrate/7-shout"
+    # A follow-up works on its pull request's branch; its agents' own branches are its own.
+    on_pull = agent_input(review, context(), RepoConfig(), PLAN, "orchestrate/7-shout", "run-2")
+    assert (on_pull.branch, on_pull.own_branches) == (
+        "orchestrate/7-shout",
+        "orchestrate/7-rename-it-this-is-a-review-comment-on",
     )
 
 
