@@ -28,9 +28,15 @@ class ConfigError(BotError):
 
 
 class GitHubError(BotError):
-    def __init__(self, message: str, status: int | None = None) -> None:
+    """`retry_after`: seconds GitHub asked us to wait (a primary or secondary rate limit), or
+    None when the answer was not a rate limit."""
+
+    def __init__(
+        self, message: str, status: int | None = None, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 class GitError(BotError):
@@ -48,15 +54,24 @@ class SandboxError(BotError):
 
 
 class ModelError(BotError):
-    """`retryable`: whether trying the same request later may succeed (429, 5xx, connection).
+    """`retryable`: whether trying the same request later may succeed (429, 5xx, connection);
+    `retry_after`: the seconds the API asked us to wait first, when it said.
 
     The message never contains the API key; Temporal decides about retries from `retryable`.
     """
 
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+        self.retry_after = retry_after
 
 
 class PathRefused(BotError):

@@ -8,12 +8,14 @@ The SDK's own retries are off (`max_retries=0`): Temporal retries the activity, 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anthropic
 from anthropic.types import Message
 
+from bot.core.ratelimits import MAX_RETRY_DELAY_S, model_retry_delay
 from bot.core.usage import Usage
 from bot.errors import ModelError
 
@@ -105,10 +107,14 @@ class AnthropicModel:
         except anthropic.APIStatusError as exc:
             status = exc.status_code
             detail = f"{exc.type or 'error'}: {exc.api_message or 'no message'}"
+            headers = dict(exc.response.headers.items())
             raise ModelError(
                 self._safe(f"Messages API answered {status} ({detail})"),
                 retryable=is_retryable_status(status),
                 status=status,
+                retry_after=model_retry_delay(
+                    status, headers, now=time.time(), maximum=MAX_RETRY_DELAY_S
+                ),
             ) from None  # `from None`: the SDK error's repr holds the request and its headers
         except anthropic.APIConnectionError as exc:
             kind = "timed out" if isinstance(exc, anthropic.APITimeoutError) else "failed"
