@@ -4,6 +4,8 @@ and says what was refused; a 422's details survive."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from bot.errors import GitHubError
@@ -70,7 +72,7 @@ async def test_every_route_the_app_calls_reports_a_secondary_limit(
     fresh = GitHubApp(hub.app_id, hub.private_key_pem, hub.base_url)
     _, gh = await installation(hub)
     base = f"/repos/{OWNER}/{repo_name}"
-    calls = [
+    calls: list[tuple[str, str, Callable[[], Awaitable[object]]]] = [
         ("POST", r"^/app/installations/1/access_tokens$",
          lambda: fresh.installation_token(1, repository_id=repo.id)),
         ("GET", r"^/app$", lambda: fresh.bot_login()),
