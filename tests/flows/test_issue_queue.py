@@ -194,9 +194,9 @@ async def test_follow_ups_on_one_pull_request_run_one_after_another(
         *[edit_then_finish("cli.py", '"""A tiny command-line tool."""', '"""A tool."""')] * 2,
         *[edit_then_finish("README.md", "## Usage", "## How to use")] * 2,
     ]
-    plans = list(script["submit_plan"])
-    plans[1] = dataclasses.replace(plans[1], hold=True)  # the first follow-up's plan waits
-    script["submit_plan"] = plans
+    plan = plan_turn(("implement",), "small")
+    # The first follow-up's plan waits until the second follow-up is queued.
+    script["submit_plan"] = [plan, dataclasses.replace(plan, hold=True), plan]
     async with make_stack(script) as stack:
         await stack.command("/orchestrate fix the typo")
         await stack.finished_run()
