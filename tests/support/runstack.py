@@ -48,6 +48,7 @@ class RunStack:
     repo: str
     repo_id: int
     secret: str = SECRET  # the webhook secret the app verifies
+    installation_id: int = 1
     # Per issue (or pull request), the comment ids of its `/orchestrate <task>` commands.
     run_commands: dict[int, list[int]] = field(default_factory=dict)
 
@@ -69,6 +70,7 @@ class RunStack:
             issue_number=issue,
             comment_id=comment_id,
             login=login,
+            installation_id=self.installation_id,
         )
         raw = json.dumps(payload).encode()
         response = await self.http.post(
@@ -101,6 +103,7 @@ class RunStack:
             line=line,
             diff_hunk="@@ -1,3 +1,3 @@",
             login=login,
+            installation_id=self.installation_id,
         )
         raw = json.dumps(payload).encode()
         headers = webhook_headers("pull_request_review_comment", raw, self.secret)
@@ -176,8 +179,13 @@ async def run_stack(
     files: dict[str, str] | None = None,
     api_key: str = "test-key",
     webhook_secret: str = SECRET,
+    installation_id: int = 1,
 ) -> AsyncIterator[RunStack]:
-    repo = hub.add_repo(OWNER, repo_name, files=files or PROJECT_FILES)
+    """`installation_id`: an installation of the repository's own (its token route apart from
+    every other test's)."""
+    repo = hub.add_repo(
+        OWNER, repo_name, files=files or PROJECT_FILES, installation_id=installation_id
+    )
     hub.add_issue(OWNER, repo_name, 1, "Add a --verbose flag", "The CLI should say more.")
     hub.set_permission(OWNER, repo_name, "maintainer", "admin")
     model_client = AnthropicModel(api_key=api_key, base_url=model.base_url)
@@ -187,7 +195,9 @@ async def run_stack(
             webhook_client(client, task_queue, webhook_secret) as http,
             running_worker(client, task_queue, hub, extra=run),
         ):
-            stack = RunStack(hub, model, http, client, repo_name, repo.id, webhook_secret)
+            stack = RunStack(
+                hub, model, http, client, repo_name, repo.id, webhook_secret, installation_id
+            )
             try:
                 yield stack
             finally:
