@@ -365,3 +365,48 @@ async def activity_started_after(client: Client, workflow_id: str, after: dateti
         and event.event_time.ToDatetime(tzinfo=UTC) > after
         for event in (await handle.fetch_history()).events
     )
+
+
+async def activity_restarted(
+    client: Client, workflow_id: str, activity_type: str, after: datetime
+) -> bool:
+    """Whether an attempt of `activity_type` (a retry, or a new activity of that type) started
+    after `after`: the recovery of that activity from a kill."""
+    handle = client.get_workflow_handle(workflow_id)
+    for pending in (await handle.describe()).raw_description.pending_activities:
+        started = pending.HasField("last_started_time")
+        at = pending.last_started_time.ToDatetime(tzinfo=UTC) if started else None
+        if pending.activity_type.name == activity_type and at is not None and at > after:
+            return True
+    history = (await handle.fetch_history()).events
+    types = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    return any(
+        e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and types.get(e.activity_task_started_event_attributes.scheduled_event_id) == activity_type
+        and e.event_time.ToDatetime(tzinfo=UTC) > after
+        for e in history
+    )
+
+
+async def kill_when_running(
+    pool: WorkerPool, client: Client, workflow_id: str, activity_type: str, timeout: float = 120
+) -> Kill:
+    """SIGKILL the worker running `activity_type` of the workflow as soon as an attempt of it
+    has started (polled every 50 ms): for activities no request marks, like a test run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            description = await client.get_workflow_handle(workflow_id).describe()
+        except Exception:  # not started yet
+            description = None
+        for pending in description.raw_description.pending_activities if description else []:
+            running = pending.activity_type.name == activity_type and pending.last_worker_identity
+            chosen = [w for w in pool.workers if w.alive and w.identity == running]
+            if chosen:
+                return pool.kill(chosen[0])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{activity_type} of {workflow_id} never ran within {timeout}s")
