@@ -67,6 +67,11 @@ async def during_tests(pool: WorkerPool, stack: RunStack, run_id: Callable[[], s
     return await kill_when_running(pool, stack.client, run_id(), "run_tests")
 
 
+async def ctrl_c_twice(pool: WorkerPool, stack: RunStack, run_id: Callable[[], str]) -> Kill:
+    """Not a crash: `bot worker` told to stop (Ctrl-C, and again while it stops) mid-test-run."""
+    return await kill_when_running(pool, stack.client, run_id(), "run_tests", interrupts=2)
+
+
 PHASES = [
     Phase("context (mirror fetch)", "run_context", git_request("git-upload-pack")),
     Phase("plan (model call)", "plan", plan_request),
@@ -75,6 +80,7 @@ PHASES = [
     ),
     Phase("tests (sandboxed run)", "run_tests", during_tests),
     Phase("status comment edit (applied)", "edit_comment", status_edit),
+    Phase("tests, Ctrl-C twice (graceful stop)", "run_tests", ctrl_c_twice),
 ]
 
 
@@ -133,9 +139,10 @@ async def test_a_worker_killed_in_any_phase_is_replaced_within_a_minute_and_a_ha
     temporal_env: WorkflowEnvironment, hub: FakeHub, tmp_path: Path
 ) -> None:
     """SIGKILL in the context fetch, the plan call, the branch push, the test run and a status
-    edit (concurrently, on separate runs and workers): each interrupted activity is started
-    again on the surviving worker in under 90 s, and each run ends done with exactly one status
-    comment, one pull request, eyes and rocket."""
+    edit, and Ctrl-C twice during a test run (concurrently, on separate runs and workers): each
+    interrupted activity is started again on the surviving worker in under 90 s (a stopped
+    worker's within seconds: its activity fails as a retryable WorkerShutdown), and each run
+    ends done with exactly one status comment, one pull request, eyes and rocket."""
     client = temporal_env.client
     address = client.service_client.config.target_host
     results = await asyncio.gather(
@@ -150,3 +157,4 @@ async def test_a_worker_killed_in_any_phase_is_replaced_within_a_minute_and_a_ha
             raise result
     recoveries = [result for result in results if isinstance(result, float)]
     assert len(recoveries) == len(PHASES) and max(recoveries) < RECOVERY_LIMIT_S
+    assert recoveries[-1] < 10  # the graceful stop: no timeout waited for

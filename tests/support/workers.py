@@ -393,10 +393,17 @@ async def activity_restarted(
 
 
 async def kill_when_running(
-    pool: WorkerPool, client: Client, workflow_id: str, activity_type: str, timeout: float = 120
+    pool: WorkerPool,
+    client: Client,
+    workflow_id: str,
+    activity_type: str,
+    timeout: float = 120,
+    *,
+    interrupts: int = 0,
 ) -> Kill:
     """SIGKILL the worker running `activity_type` of the workflow as soon as an attempt of it
-    has started (polled every 50 ms): for activities no request marks, like a test run."""
+    has started (polled every 50 ms): for activities no request marks, like a test run. With
+    `interrupts`, send that many SIGINTs instead (Ctrl-C, again during the graceful stop)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -406,7 +413,20 @@ async def kill_when_running(
         for pending in description.raw_description.pending_activities if description else []:
             running = pending.activity_type.name == activity_type and pending.last_worker_identity
             chosen = [w for w in pool.workers if w.alive and w.identity == running]
+            if chosen and interrupts:
+                return await _interrupt(chosen[0], interrupts)
             if chosen:
                 return pool.kill(chosen[0])
         await asyncio.sleep(0.05)
     raise AssertionError(f"{activity_type} of {workflow_id} never ran within {timeout}s")
+
+
+async def _interrupt(worker: WorkerProcess, times: int) -> Kill:
+    """Ctrl-C `times` times, 100 ms apart; the Kill records the first."""
+    kill = Kill(worker=worker, at=time.monotonic(), wall=datetime.now(UTC), pids=[worker.pid])
+    for _ in range(times):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGINT)
+        await asyncio.sleep(0.1)
+    kill.fired.set()
+    return kill
