@@ -73,14 +73,16 @@ async def ctrl_c_twice(pool: WorkerPool, stack: RunStack, run_id: Callable[[], s
 
 
 PHASES = [
-    Phase("context (mirror fetch)", "run_context", git_request("git-upload-pack")),
-    Phase("plan (model call)", "plan", plan_request),
+    Phase("SIGKILL in the context fetch", "run_context", git_request("git-upload-pack")),
+    Phase("SIGKILL in the plan call", "plan", plan_request),
     Phase(
-        "branch creation (push applied)", "prepare_branch", git_request("git-receive-pack", True)
+        "SIGKILL in branch creation (push applied)",
+        "prepare_branch",
+        git_request("git-receive-pack", True),
     ),
-    Phase("tests (sandboxed run)", "run_tests", during_tests),
-    Phase("status comment edit (applied)", "edit_comment", status_edit),
-    Phase("tests, Ctrl-C twice (graceful stop)", "run_tests", ctrl_c_twice),
+    Phase("SIGKILL in the test run", "run_tests", during_tests),
+    Phase("SIGKILL in a status edit (applied)", "edit_comment", status_edit),
+    Phase("Ctrl-C twice in the test run", "run_tests", ctrl_c_twice),
 ]
 
 
@@ -151,10 +153,11 @@ async def test_a_worker_killed_in_any_phase_is_replaced_within_a_minute_and_a_ha
     )
     for phase, result in zip(PHASES, results, strict=True):
         shown = f"{result:.1f}s" if isinstance(result, float) else f"failed: {result!r}"
-        print(f"recovery after SIGKILL during {phase.name}: {shown}")
+        print(f"recovery after {phase.name}: {shown}")
     for result in results:
         if isinstance(result, BaseException):
             raise result
     recoveries = [result for result in results if isinstance(result, float)]
     assert len(recoveries) == len(PHASES) and max(recoveries) < RECOVERY_LIMIT_S
-    assert recoveries[-1] < 10  # the graceful stop: no timeout waited for
+    # The graceful stop: no timeout waited for, nor the tests policy's 5 s backoff.
+    assert recoveries[-1] < 4
