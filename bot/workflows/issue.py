@@ -5,7 +5,7 @@ A command reaches it by signal-with-start (the command workflow's `enqueue_comma
 so the first command starts it and the last one lets it end: it completes when nothing runs and
 nothing waits. Each run is a child workflow whose id names its command, so a command runs at
 most once; cancelling this workflow cancels the run. The history is bounded by continuing as
-new after RUNS_PER_HISTORY runs.
+new after a number of runs (issue_queue.RUNS_PER_HISTORY).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         run_workflow_id,
     )
 
-RUNS_PER_HISTORY = 50
 # After a cancel, how long the workflow waits for a task posted before it that arrives late
 # (a slow webhook delivery), so that the cancel still stops it.
 CANCEL_MEMORY = timedelta(minutes=10)
@@ -72,7 +71,8 @@ class IssueWorkflow:
                 if self.queue.idle and not await self._late_command():
                     return
                 continue
-            if self.started >= RUNS_PER_HISTORY or workflow.info().is_continue_as_new_suggested():
+            runs_per_history = self.queue.state.runs_per_history
+            if self.started >= runs_per_history or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self.queue.state)
             request, dropped = self.queue.start_next()

@@ -27,6 +27,8 @@ from bot.workflows.shared import CommandRequest
 
 # Comment ids remembered for dropping repeats (a repeat comes within minutes of the first).
 SEEN_KEPT = 500
+# Runs per workflow history: then the issue workflow continues as new, carrying this state.
+RUNS_PER_HISTORY = 50
 
 
 class Cancel(BaseModel):
@@ -43,6 +45,7 @@ class IssueQueueState(BaseModel):
     seen: list[int] = Field(default_factory=list)
     cancel: Cancel | None = None  # `/orchestrate cancel` waiting for a late run
     cancel_all: Cancel | None = None  # `/orchestrate cancel all`: tasks before it never run
+    runs_per_history: int = RUNS_PER_HISTORY
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from bot.render import messages
 from bot.workflows.client import RunClient
+from bot.workflows.issue import IssueWorkflow
+from bot.workflows.issue_queue import Cancel, IssueQueueState
 from bot.workflows.run import RunWorkflow
 from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel
@@ -219,3 +221,25 @@ async def test_follow_ups_on_one_pull_request_run_one_after_another(
         readme = stack.hub.read_file(OWNER, stack.repo, still.head_ref, "README.md") or ""
         assert '"""A tool."""' in cli and "## How to use" in readme
         assert thread_replies(stack, first)[0].startswith("Pushed 1 commit")
+
+
+async def test_the_issue_workflow_continues_as_new_and_keeps_its_queue(
+    make_stack: StackFactory, temporal_client: Client, task_queue: str
+) -> None:
+    """With one run per history, the issue workflow continues as new after the first run,
+    carrying the queued second task, which then runs."""
+    async with make_stack(scripts(2)) as stack:
+        # Started ahead of the commands with a lower limit; a cancel-all of nothing real keeps
+        # it waiting for them (a workflow with a cancel in memory waits for late commands).
+        carried = IssueQueueState(runs_per_history=1, cancel_all=Cancel(before=1, by="nobody"))
+        await temporal_client.start_workflow(
+            IssueWorkflow.run, carried, id=stack.issue_handle().id, task_queue=task_queue
+        )
+        first = await stack.command("/orchestrate fix the typo")
+        second = await stack.command("/orchestrate something else")
+        assert (await stack.finished_run(comment_id=first)).state == "done"
+        assert (await stack.finished_run(comment_id=second)).state == "done"
+        query = f"WorkflowId = '{stack.issue_handle().id}'"
+        statuses = [w.status async for w in temporal_client.list_workflows(query)]
+        assert WorkflowExecutionStatus.CONTINUED_AS_NEW in statuses
+        assert len(stack.model.requests_for("submit_plan")) == 2 and len(stack.pulls()) == 2
