@@ -101,7 +101,7 @@ class Bench:
         raw = json.dumps(payload).encode()
         headers = webhook_headers("issue_comment", raw, SECRET)
         handle = self.client.get_workflow_handle(
-            run_workflow_id(repo.id, 1), result_type=RunProgress
+            run_workflow_id(repo.id, 1, comment), result_type=RunProgress
         )
         seen_requests = len(self.model.requests)
         timeout = 60 + 4 * timing.turns * timing.turn_latency

@@ -28,7 +28,8 @@ class ConfigError(BotError):
 
 
 class GitHubError(BotError):
-    """`retry_after`: seconds GitHub asked us to wait (a rate limit), or None."""
+    """`retry_after`: seconds GitHub asked us to wait (a primary or secondary rate limit), or
+    None when the answer was not a rate limit."""
 
     def __init__(
         self, message: str, status: int | None = None, *, retry_after: float | None = None
@@ -54,7 +55,7 @@ class SandboxError(BotError):
 
 class ModelError(BotError):
     """`retryable`: whether trying the same request later may succeed (429, 5xx, connection);
-    `retry_after`: seconds the API asked us to wait first (its `retry-after`), or None.
+    `retry_after`: the seconds the API asked us to wait first, when it said.
 
     The message never contains the API key.
     """

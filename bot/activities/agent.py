@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import activity
 
-from bot.activities.boundary import boundary, retried_after_shutdown
+from bot.activities.boundary import boundary
 from bot.activities.heartbeat import heartbeating
 from bot.activities.inputs import AgentInput
 from bot.activities.workspace import checked_out, workdir
@@ -59,7 +59,7 @@ class AgentActivities:
         )
         name = task.branch.rsplit("--", 1)[-1]  # <role>-r<round>[-c<n>]
         path = workdir(self.work_root, params.run_workflow_id, name)
-        with boundary(), retried_after_shutdown():
+        with boundary():
             remote = await self.forge.remote(params.target)
             async with heartbeating(HEARTBEAT_SECONDS):
                 earlier = await self._earlier(remote, params, task)

@@ -1,8 +1,10 @@
 """The one place a BotError becomes what Temporal acts on: an ApplicationError whose type is the
-error's class name and whose `non_retryable` says whether trying again can help.
+error's class name, whose `non_retryable` says whether trying again can help, and whose
+`next_retry_delay` is the wait a rate-limited server asked for.
 
 Every activity runs its work inside `boundary()`; the run workflow's memory update maps its
-refusals with `application_error` too.
+refusals with `application_error` too. An activity interrupted by its worker's shutdown leaves
+as a retryable WorkerShutdown, tried again soon on another worker.
 """
 
 from __future__ import annotations
@@ -15,53 +17,63 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from bot.core.ratelimits import MAX_RETRY_DELAY_S
 from bot.errors import BotError, GitError, GitHubError, ModelError, SandboxError
 
-# How soon work interrupted by a worker's shutdown is tried again (by another worker, or this
-# one restarted): at once, give or take.
-SHUTDOWN_RETRY_DELAY = timedelta(seconds=1)
-
-# GitHub answers that will not change on retry.
+# GitHub answers that will not change on retry (unless they are a rate limit: retry_after).
 FINAL_GITHUB_STATUSES = frozenset({400, 401, 403, 404, 410, 422})
+# After a worker shut down, the attempt is started again this soon (by another worker).
+SHUTDOWN_RETRY_DELAY = timedelta(seconds=1)
 
 
 def retryable(exc: BotError) -> bool:
-    """Whether the same call may succeed later: a GitHub answer other than a final one, a model
-    error the API calls transient, git or the sandbox (the network, the disk, a race). A bad
-    config, a refused path or write, an invalid plan fail the same way every time."""
+    """Whether the same call may succeed later: a rate limit, a GitHub answer other than a final
+    one, a model error the API calls transient, git or the sandbox (the network, the disk, a
+    race). A bad config, a refused path or write, an invalid plan fail the same way every time."""
     if isinstance(exc, GitHubError):
-        return exc.status not in FINAL_GITHUB_STATUSES
+        return exc.retry_after is not None or exc.status not in FINAL_GITHUB_STATUSES
     if isinstance(exc, ModelError):
         return exc.retryable
     return isinstance(exc, GitError | SandboxError)
 
 
+def retry_delay(exc: BotError) -> timedelta | None:
+    """The wait a server asked for, capped: Temporal takes it instead of its own backoff (and
+    beyond the policy's maximum interval); None leaves the backoff to the policy."""
+    delay = exc.retry_after if isinstance(exc, GitHubError | ModelError) else None
+    if delay is None or not retryable(exc):
+        return None
+    return timedelta(seconds=min(max(delay, 0.0), MAX_RETRY_DELAY_S))
+
+
 def application_error(exc: BotError) -> ApplicationError:
-    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=not retryable(exc))
+    return ApplicationError(
+        str(exc),
+        type=type(exc).__name__,
+        non_retryable=not retryable(exc),
+        next_retry_delay=retry_delay(exc),
+    )
+
+
+def worker_shutdown() -> ApplicationError:
+    return ApplicationError(
+        "the worker shut down during this activity; another attempt follows",
+        type="WorkerShutdown",
+        non_retryable=False,
+        next_retry_delay=SHUTDOWN_RETRY_DELAY,
+    )
 
 
 @contextlib.contextmanager
 def boundary() -> Iterator[None]:
     """Inside an activity: a BotError leaves as the ApplicationError that tells Temporal
-    whether to retry (anything else is a bug, which Temporal retries)."""
+    whether (and when) to retry; a cancellation by the worker's shutdown as a retryable
+    WorkerShutdown (anything else is a bug, which Temporal retries)."""
     try:
         yield
     except BotError as exc:
         raise application_error(exc) from exc
-
-
-@contextlib.contextmanager
-def retried_after_shutdown() -> Iterator[None]:
-    """Inside an activity: cancelled because its worker is shutting down (Ctrl-C, twice; a
-    deploy), the work leaves as a retryable `WorkerShutdown` error, tried again soon. A cancel
-    of the run itself stays a cancel."""
-    try:
-        yield
     except asyncio.CancelledError:
-        if not activity.is_worker_shutdown():
-            raise
-        raise ApplicationError(
-            "the worker shut down before this finished; it is tried again",
-            type="WorkerShutdown",
-            next_retry_delay=SHUTDOWN_RETRY_DELAY,
-        ) from None
+        if activity.in_activity() and activity.is_worker_shutdown():
+            raise worker_shutdown() from None
+        raise

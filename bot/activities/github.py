@@ -37,19 +37,21 @@ class ForgeActivities:
 
     @activity.defn
     async def reply(self, params: PostInput) -> None:
-        """Answer a command where it was written: in the issue, or in the review thread."""
+        """Answer a command where it was written: in the issue, or in the review thread (once
+        under the input's key)."""
         with boundary():
-            await self.forge.reply(params.target, params.body)
+            await self.forge.reply(params.target, params.body, params.key)
 
     @activity.defn
     async def post_comment(self, params: PostInput) -> Comment:
+        """Post in the conversation, or find what an earlier attempt posted under the key."""
         with boundary():
-            return await self.forge.post_comment(params.target, params.body)
+            return await self.forge.post_comment(params.target, params.body, params.key)
 
     @activity.defn
     async def edit_comment(self, params: EditInput) -> None:
         with boundary():
-            await self.forge.edit_comment(params.target, params.comment_id, params.body)
+            await self.forge.edit_comment(params.target, params.comment_id, params.body, params.key)
 
     @activity.defn
     async def follow_up(self, params: TargetInput) -> FollowUp:

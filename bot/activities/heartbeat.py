@@ -9,6 +9,10 @@ from collections.abc import AsyncIterator
 
 from temporalio import activity
 
+# How often a long activity heartbeats: well inside its heartbeat timeout (workflows/policies.py,
+# about a minute), after which a silent attempt is started again elsewhere.
+HEARTBEAT_SECONDS = 10.0
+
 
 @contextlib.asynccontextmanager
 async def heartbeating(every_seconds: float) -> AsyncIterator[None]:

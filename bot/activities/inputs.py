@@ -3,14 +3,15 @@ these; nothing here holds a token or a githubkit type."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
-from bot.core.commands import CommandKind
 from bot.core.plan import Plan, Role
 from bot.core.pricing import PriceTable
 from bot.core.repo_config import RepoConfig
 from bot.core.results import ModelUsage
-from bot.core.targets import Target
+from bot.core.targets import CommentKey, Target
 from bot.core.usage import Usage
 from bot.github.models import Reaction
 
@@ -31,12 +32,14 @@ class PermissionInput(BaseModel):
 class PostInput(BaseModel):
     target: Target
     body: str
+    key: CommentKey | None = None  # posted once under this key (its hidden marker)
 
 
 class EditInput(BaseModel):
     target: Target
     comment_id: int
     body: str
+    key: CommentKey | None = None  # the comment's marker, kept
 
 
 class ReactInput(BaseModel):
@@ -56,14 +59,16 @@ class PullInput(BaseModel):
 # ---- other runs (Temporal) -------------------------------------------------------------------
 
 
-class SignalInput(BaseModel):
-    workflow_id: str
-    signal: CommandKind  # approve or cancel
-    by: str
-
-
 class RunLinkInput(BaseModel):
     workflow_id: str
+
+
+class EnqueueInput(BaseModel):
+    """A command for its issue's queue (workflows/issue.py): run, cancel, cancel all, approve.
+    `request` is a workflows/shared.py CommandRequest as JSON (activities may not import the
+    workflows; the client side validates it again)."""
+
+    request: dict[str, Any]
 
 
 # ---- the repository --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from temporalio import activity
 
-from bot.activities.boundary import boundary, retried_after_shutdown
+from bot.activities.boundary import boundary
 from bot.activities.heartbeat import heartbeating
 from bot.activities.inputs import BranchesInput, Landed, LandInput
 from bot.activities.workspace import checked_out, workdir
@@ -38,7 +38,7 @@ class LandActivities:
         files that conflict (nothing pushed then)."""
         name = "land-" + params.source.rsplit("--", 1)[-1]
         path = workdir(self.work_root, params.run_workflow_id, name)
-        with boundary(), retried_after_shutdown():
+        with boundary():
             remote = await self.forge.remote(params.target)
             async with heartbeating(HEARTBEAT_SECONDS):
                 mirror = await self.cache.sync(remote)
@@ -59,9 +59,10 @@ class LandActivities:
     @activity.defn
     async def delete_branches(self, params: BranchesInput) -> list[str]:
         """Delete the run's own branches that are done with; those gone (best effort)."""
-        with boundary(), retried_after_shutdown():
-            remote = await self.forge.remote(params.target)
-            return await delete_branches(self.cache, remote, params.branches)
+        with boundary():
+            async with heartbeating(HEARTBEAT_SECONDS):  # the GIT policy times out silence
+                remote = await self.forge.remote(params.target)
+                return await delete_branches(self.cache, remote, params.branches)
 
     def activities(self) -> list[Any]:
         return [self.land, self.delete_branches]

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from temporalio import activity
 
-from bot.activities.boundary import boundary, retried_after_shutdown
+from bot.activities.boundary import boundary
+from bot.activities.heartbeat import HEARTBEAT_SECONDS, heartbeating
 from bot.activities.inputs import PlanInput, PlanResult, WarmInput
 from bot.agents.model import ModelClient, ModelReply
 from bot.agents.planner import PlanInvalid, make_plan
@@ -74,21 +75,23 @@ class ModelActivities:
 
     @activity.defn
     async def plan(self, params: PlanInput) -> PlanResult:
-        """The plan, or why the planner gave none (the run reports it; no retry helps)."""
+        """The plan, or why the planner gave none (the run reports it; no retry helps).
+        Heartbeats while the model thinks: a dead worker's call is made again within a minute."""
         model = self._model("plan", params.run_workflow_id)
         attempt = activity.info().attempt
-        with boundary(), retried_after_shutdown():
+        with boundary():
             try:
-                outcome = await make_plan(
-                    model,
-                    model_name=params.config.models.planner,
-                    task=params.task,
-                    issue_title=params.issue_title,
-                    issue_body=params.issue_body,
-                    repo_summary=params.repo_summary,
-                    default_test_command=params.config.test_command,
-                    allowed_roles=params.config.agents,
-                )
+                async with heartbeating(HEARTBEAT_SECONDS):
+                    outcome = await make_plan(
+                        model,
+                        model_name=params.config.models.planner,
+                        task=params.task,
+                        issue_title=params.issue_title,
+                        issue_body=params.issue_body,
+                        repo_summary=params.repo_summary,
+                        default_test_command=params.config.test_command,
+                        allowed_roles=params.config.agents,
+                    )
             except PlanInvalid as exc:
                 return PlanResult(error=str(exc), usage=exc.usage, attempt=attempt)
         return PlanResult(plan=outcome.plan, usage=outcome.usage, attempt=attempt)
@@ -98,8 +101,9 @@ class ModelActivities:
         """One request with the shared prefix, so the agents' first turns read the cache."""
         shared = SharedContext.build(params.plan, params.repo_summary, params.config)
         model = self._model("warm cache", params.run_workflow_id)
-        with boundary(), retried_after_shutdown():
-            await model.create(**warm_request(shared, params.config.models.implement))
+        with boundary():
+            async with heartbeating(HEARTBEAT_SECONDS):
+                await model.create(**warm_request(shared, params.config.models.implement))
         return model.report()
 
     def activities(self) -> list[Any]:

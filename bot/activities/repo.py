@@ -11,6 +11,7 @@ from typing import Any
 from temporalio import activity
 
 from bot.activities.boundary import boundary
+from bot.activities.heartbeat import HEARTBEAT_SECONDS, heartbeating
 from bot.activities.inputs import (
     Attributed,
     AttributeInput,
@@ -51,13 +52,17 @@ class RepoActivities:
     async def run_context(self, params: TargetInput) -> RunContext:
         """Default branch head, `.github/orchestrate.yml` there, and a short repository summary."""
         with boundary():
-            branch = await self.forge.default_branch(params.target)
-            mirror = await self.cache.sync(await self.forge.remote(params.target))
-            base = await self.cache.remote_head(mirror, branch)
-            if base is None:
-                raise ConfigError(f"default branch {branch} has no commits")
-            shown = await self.cache.git(["show", f"{base}:{CONFIG_PATH}"], cwd=mirror, check=False)
-            summary = await self._summary(mirror, base)
+            async with heartbeating(HEARTBEAT_SECONDS):
+                return await self._context(params)
+
+    async def _context(self, params: TargetInput) -> RunContext:
+        branch = await self.forge.default_branch(params.target)
+        mirror = await self.cache.sync(await self.forge.remote(params.target))
+        base = await self.cache.remote_head(mirror, branch)
+        if base is None:
+            raise ConfigError(f"default branch {branch} has no commits")
+        shown = await self.cache.git(["show", f"{base}:{CONFIG_PATH}"], cwd=mirror, check=False)
+        summary = await self._summary(mirror, base)
         try:
             config = parse_repo_config(shown.stdout if shown.returncode == 0 else None)
         except ConfigError as exc:
@@ -93,16 +98,18 @@ class RepoActivities:
     async def prepare_branch(self, params: BranchInput) -> str:
         """The scratch branch at the base commit (its head when it exists already)."""
         with boundary():
-            remote = await self.forge.remote(params.target)
-            return await create_branch(self.cache, remote, params.branch, params.base_sha)
+            async with heartbeating(HEARTBEAT_SECONDS):
+                remote = await self.forge.remote(params.target)
+                return await create_branch(self.cache, remote, params.branch, params.base_sha)
 
     @activity.defn
     async def attribute(self, params: AttributeInput) -> Attributed:
         """The attribution table of the scratch branch against the base."""
         with boundary():
-            mirror = await self.cache.sync(await self.forge.remote(params.target))
-            head = f"refs/remotes/origin/{params.branch}"
-            attribution = await attribute_range(mirror, params.base_sha, head)
+            async with heartbeating(HEARTBEAT_SECONDS):
+                mirror = await self.cache.sync(await self.forge.remote(params.target))
+                head = f"refs/remotes/origin/{params.branch}"
+                attribution = await attribute_range(mirror, params.base_sha, head)
         return Attributed(table=render_table(attribution, max_rows=params.max_rows))
 
     def activities(self) -> list[Any]:

@@ -1,5 +1,6 @@
-"""Activities that reach other runs: signalling a run, and asking where it shows itself (for a
-workflow, a signal or a query to another workflow is I/O). The client side is injected."""
+"""Activities that reach other workflows: a command into its issue's queue (signal-with-start)
+and where a run shows itself (for a workflow, a signal-with-start or a query of another
+workflow is I/O). The client side is injected."""
 
 from __future__ import annotations
 
@@ -8,15 +9,14 @@ from typing import Any, Protocol
 from temporalio import activity
 
 from bot.activities.boundary import boundary
-from bot.activities.inputs import RunLinkInput, SignalInput
-from bot.core.commands import CommandKind
+from bot.activities.inputs import EnqueueInput, RunLinkInput
 
 
 class RunControls(Protocol):
     """The runs as the outside reaches them (workflows/client.py's RunClient)."""
 
-    async def signal(self, workflow_id: str, kind: CommandKind, by: str) -> bool:
-        """Deliver approve or cancel; False when no run with that id is running."""
+    async def enqueue(self, request: dict[str, Any], task_queue: str) -> None:
+        """Hand a command to its issue's workflow, starting that workflow if none runs."""
         ...
 
     async def link(self, workflow_id: str) -> str:
@@ -29,10 +29,11 @@ class TemporalActivities:
         self.runs = runs
 
     @activity.defn
-    async def signal_run(self, params: SignalInput) -> bool:
-        """Signal a running run; False when no run with that id is running."""
+    async def enqueue_command(self, params: EnqueueInput) -> None:
+        """Signal-with-start of the command's issue workflow, on this worker's task queue. A
+        retry after a lost answer signals again: the issue workflow drops the repeat."""
         with boundary():
-            return await self.runs.signal(params.workflow_id, params.signal, params.by)
+            await self.runs.enqueue(params.request, activity.info().task_queue)
 
     @activity.defn
     async def run_link(self, params: RunLinkInput) -> str:
@@ -41,4 +42,4 @@ class TemporalActivities:
             return await self.runs.link(params.workflow_id)
 
     def activities(self) -> list[Any]:
-        return [self.signal_run, self.run_link]
+        return [self.enqueue_command, self.run_link]

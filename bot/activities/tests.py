@@ -9,7 +9,7 @@ from typing import Any
 from temporalio import activity
 
 from bot.activities.boundary import boundary
-from bot.activities.heartbeat import heartbeating
+from bot.activities.heartbeat import HEARTBEAT_SECONDS, heartbeating
 from bot.activities.inputs import TestInput
 from bot.activities.workspace import checked_out, workdir
 from bot.core.results import TestRound
@@ -19,7 +19,6 @@ from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import CommandResult, run_sandboxed
 
 TEST_OUTPUT_TAIL = 8000
-HEARTBEAT_SECONDS = 10.0
 
 
 class SandboxedTests:
@@ -35,15 +34,16 @@ class SandboxedTests:
             self.work_root, activity.info().workflow_id or "run", f"tests-r{params.round}"
         )
         limits = SandboxLimits(timeout_s=params.timeout_minutes * 60)
+        # Heartbeats from the start: the checkout of a large repository takes its time too.
         with boundary():
-            remote = await self.forge.remote(params.target)
-            async with checked_out(self.cache, remote, params.branch, path) as tree:
-                try:
-                    async with heartbeating(HEARTBEAT_SECONDS):
+            async with heartbeating(HEARTBEAT_SECONDS):
+                remote = await self.forge.remote(params.target)
+                async with checked_out(self.cache, remote, params.branch, path) as tree:
+                    try:
                         result, output = await self._run(params, tree.path, limits)
-                finally:
-                    # Before any host git looks at the worktree again (only its removal, today).
-                    await tree.remove_nested_repos()
+                    finally:
+                        # Before any host git looks at the worktree again (only its removal).
+                        await tree.remove_nested_repos()
         return TestRound(
             round=params.round,
             command=params.command,

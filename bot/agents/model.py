@@ -16,15 +16,13 @@ from typing import Any, Protocol
 import anthropic
 from anthropic.types import Message
 
-from bot.core.ratelimits import model_retry_delay
+from bot.core.ratelimits import MAX_RETRY_DELAY_S, model_retry_delay
 from bot.core.usage import Usage
 from bot.errors import ModelError
 
 __all__ = ["AnthropicModel", "ModelClient", "ModelReply", "OtherBlock", "TextBlock", "ToolUse"]
 
 DEFAULT_TIMEOUT_S = 600.0
-# The longest retry-after we take as given; the caller's deadline bounds the wait further.
-MAX_RETRY_AFTER_S = 300.0
 _MAX_MESSAGE_CHARS = 500
 
 
@@ -110,14 +108,14 @@ class AnthropicModel:
         except anthropic.APIStatusError as exc:
             status = exc.status_code
             detail = f"{exc.type or 'error'}: {exc.api_message or 'no message'}"
-            delay = model_retry_delay(
-                status, exc.response.headers, now=time.time(), maximum=MAX_RETRY_AFTER_S
-            )
+            headers = dict(exc.response.headers.items())
             raise ModelError(
                 self._safe(f"Messages API answered {status} ({detail})"),
                 retryable=is_retryable_status(status),
                 status=status,
-                retry_after=delay,
+                retry_after=model_retry_delay(
+                    status, headers, now=time.time(), maximum=MAX_RETRY_DELAY_S
+                ),
             ) from None  # `from None`: the SDK error's repr holds the request and its headers
         except anthropic.APIConnectionError as exc:
             kind = "timed out" if isinstance(exc, anthropic.APITimeoutError) else "failed"

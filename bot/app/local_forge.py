@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.remote import Remote
-from bot.core.targets import Target
+from bot.core.targets import CommentKey, Target
 from bot.git.run import run_git
 from bot.github.models import Comment, FollowUp, PullRequest, Reaction, RepositoryAccess
 from bot.render import messages
@@ -34,19 +34,23 @@ class LocalForge:
         result = await run_git(["symbolic-ref", "--short", "HEAD"], cwd=self.repo)
         return result.stdout.strip()
 
-    async def post_comment(self, target: Target, body: str) -> Comment:
+    async def post_comment(
+        self, target: Target, body: str, key: CommentKey | None = None
+    ) -> Comment:
         comment_id = len(self.comments) + 1
         self.comments[comment_id] = body
         self.emit("comment", body)
         return Comment(id=comment_id, html_url=f"local comment {comment_id}")
 
-    async def edit_comment(self, target: Target, comment_id: int, body: str) -> None:
+    async def edit_comment(
+        self, target: Target, comment_id: int, body: str, key: CommentKey | None = None
+    ) -> None:
         self.comments[comment_id] = body
 
     async def react(self, target: Target, content: Reaction) -> None:
         return None
 
-    async def reply(self, target: Target, body: str) -> None:
+    async def reply(self, target: Target, body: str, key: CommentKey | None = None) -> None:
         self.emit("reply", body)
 
     async def follow_up(self, target: Target) -> FollowUp:

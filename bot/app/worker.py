@@ -25,6 +25,7 @@ from bot.git.mirror import MirrorCache
 from bot.github.forge import Forge
 from bot.workflows.client import RunClient, WorkflowMemory
 from bot.workflows.command import CommandWorkflow
+from bot.workflows.issue import IssueWorkflow
 from bot.workflows.run import RunWorkflow
 
 # Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
@@ -33,8 +34,8 @@ HEARTBEAT_FLUSH = timedelta(seconds=2)
 
 
 def command_activities(client: Client, forge: Forge) -> list[Any]:
-    """What command workflows need: the forge's activities, and signals to and queries of runs
-    (the run workflows use the same forge activities)."""
+    """What command and issue workflows need: the forge's activities, the issue queue's
+    signal-with-start and queries of runs (the run workflows use the same forge activities)."""
     return [
         *ForgeActivities(forge).activities(),
         *TemporalActivities(RunClient(client)).activities(),
@@ -81,7 +82,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CommandWorkflow, RunWorkflow],
+        workflows=[CommandWorkflow, IssueWorkflow, RunWorkflow],
         activities=list(activities),
         max_concurrent_activities=max_concurrent,
         max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,

@@ -13,13 +13,20 @@ MAX_TASK_CHARS = 8000
 # GitHub refuses longer comment bodies: a longer one did not come from GitHub.
 MAX_BODY_CHARS = 65536
 COMMAND_WORD = "/orchestrate"
-_SUBCOMMANDS = {"help", "approve", "cancel"}
+# Sub-commands by their words (a run of whitespace between two words counts as one space).
+_SUBCOMMANDS = {
+    "help": "help",
+    "approve": "approve",
+    "cancel": "cancel",
+    "cancel all": "cancel_all",
+}
 
 
 class CommandKind(StrEnum):
     HELP = "help"
     APPROVE = "approve"
     CANCEL = "cancel"
+    CANCEL_ALL = "cancel_all"
     RUN = "run"
     TOO_LONG = "too_long"
 
@@ -66,9 +73,11 @@ def _after_command_word(line: LineStart) -> str | None:
 
 
 def _command(rendered: RenderedComment, line: LineStart, rest: str) -> Command:
-    word = rest.strip().rstrip(".!")
-    if word.isascii() and word.lower() in _SUBCOMMANDS:
-        return Command(kind=CommandKind(word.lower()))
+    words = rest.strip().rstrip(".!")
+    if words.isascii():
+        kind = _SUBCOMMANDS.get(" ".join(words.lower().split()))
+        if kind is not None:
+            return Command(kind=CommandKind(kind))
     first, newline, after = rendered.visible_from(line.offset + len(COMMAND_WORD)).partition("\n")
     task = (first.strip() + newline + after).strip()
     if len(task) > MAX_TASK_CHARS:

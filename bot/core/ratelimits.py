@@ -10,6 +10,9 @@ import math
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
+# The longest wait we take from a server in one go: a longer one (a primary limit's hour) is
+# taken as several, each bounded by the activity's schedule-to-close timeout.
+MAX_RETRY_DELAY_S = 600.0
 # GitHub: "Otherwise, wait for at least one minute before retrying" (secondary rate limits).
 GITHUB_SECONDARY_MINIMUM_S = 60.0
 # GitHub's reset is whole epoch seconds: retry just *after* it, as octokit does.

@@ -9,15 +9,26 @@ no token ever enters workflow history.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Protocol
 
 from bot.core.decisions import is_own_branch
 from bot.core.remote import Remote
-from bot.core.targets import CommentKind, Target
+from bot.core.targets import CommentKey, CommentKind, Target
 from bot.errors import GitHubError
 from bot.github.app import GitHubApp
-from bot.github.models import Comment, FollowUp, PullRequest, Reaction, RepositoryAccess
+from bot.github.models import (
+    Comment,
+    FollowUp,
+    PostedComment,
+    PullRequest,
+    Reaction,
+    RepositoryAccess,
+)
+from bot.github.rest import Installation
 from bot.render import messages
+from bot.render.markers import carries, marked
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +37,36 @@ class Forge(Protocol):
     async def access(self, target: Target, username: str) -> RepositoryAccess: ...
     async def remote(self, target: Target) -> Remote: ...
     async def default_branch(self, target: Target) -> str: ...
-    async def post_comment(self, target: Target, body: str) -> Comment: ...
-    async def edit_comment(self, target: Target, comment_id: int, body: str) -> None: ...
+    async def post_comment(
+        self, target: Target, body: str, key: CommentKey | None = None
+    ) -> Comment: ...
+    async def edit_comment(
+        self, target: Target, comment_id: int, body: str, key: CommentKey | None = None
+    ) -> None: ...
     async def react(self, target: Target, content: Reaction) -> None: ...
-    async def reply(self, target: Target, body: str) -> None: ...
+    async def reply(self, target: Target, body: str, key: CommentKey | None = None) -> None: ...
     async def follow_up(self, target: Target) -> FollowUp: ...
     async def open_pull(
         self, target: Target, *, head: str, base: str, title: str, body: str, draft: bool
     ) -> PullRequest: ...
+
+
+def _since(key: CommentKey) -> datetime | None:
+    return datetime.fromisoformat(key.since) if key.since else None
+
+
+async def _opened_meanwhile(
+    gh: Installation, owner: str, name: str, head: str, exc: GitHubError
+) -> PullRequest:
+    """After a refused create: the branch's open pull request when GitHub said one exists;
+    else the refusal, as the run's error."""
+    if exc.status == 422 and "already exists" in str(exc):
+        found = await gh.find_open_pull(owner, name, head)
+        if found is not None:
+            return found
+    raise GitHubError(
+        f"opening the pull request failed: {exc}", exc.status, retry_after=exc.retry_after
+    ) from exc
 
 
 def git_base_url(api_url: str) -> str:
@@ -80,15 +113,27 @@ class GitHubForge:
         gh = await self.app.installation(target.installation_id)
         return await gh.default_branch(target.repo.owner, target.repo.name)
 
-    async def post_comment(self, target: Target, body: str) -> Comment:
+    async def post_comment(
+        self, target: Target, body: str, key: CommentKey | None = None
+    ) -> Comment:
+        """Post in the conversation; with `key`, find the comment an earlier attempt posted
+        (its marker) and return that one instead."""
         gh = await self.app.installation(target.installation_id)
-        return await gh.create_comment(
-            target.repo.owner, target.repo.name, target.issue_number, body
-        )
+        owner, name, number = target.repo.owner, target.repo.name, target.issue_number
+        if key is None:
+            return await gh.create_comment(owner, name, number, body)
+        found = await self._find(gh.issue_comments(owner, name, number, _since(key)), key)
+        if found is not None:
+            return found
+        return await gh.create_comment(owner, name, number, marked(key, body))
 
-    async def edit_comment(self, target: Target, comment_id: int, body: str) -> None:
+    async def edit_comment(
+        self, target: Target, comment_id: int, body: str, key: CommentKey | None = None
+    ) -> None:
+        """Replace a comment's text (keeping its marker, so it stays findable)."""
         gh = await self.app.installation(target.installation_id)
-        await gh.update_comment(target.repo.owner, target.repo.name, comment_id, body)
+        text = body if key is None else marked(key, body)
+        await gh.update_comment(target.repo.owner, target.repo.name, comment_id, text)
 
     async def react(self, target: Target, content: Reaction) -> None:
         gh = await self.app.installation(target.installation_id)
@@ -98,16 +143,32 @@ class GitHubForge:
         else:
             await gh.react_to_issue_comment(owner, name, target.comment_id, content)
 
-    async def reply(self, target: Target, body: str) -> None:
-        """Answer where the command was written: in its review thread, or the conversation."""
+    async def reply(self, target: Target, body: str, key: CommentKey | None = None) -> None:
+        """Answer where the command was written: in its review thread, or the conversation;
+        with `key`, only when no earlier attempt did."""
+        if target.comment_kind is not CommentKind.REVIEW:
+            await self.post_comment(target, body, key)
+            return
         gh = await self.app.installation(target.installation_id)
-        owner, name = target.repo.owner, target.repo.name
-        if target.comment_kind is CommentKind.REVIEW:
-            await gh.reply_to_review_comment(
-                owner, name, target.issue_number, target.comment_id, body
-            )
-        else:
-            await gh.create_comment(owner, name, target.issue_number, body)
+        owner, name, number = target.repo.owner, target.repo.name, target.issue_number
+        if key is not None:
+            listed = gh.review_comments(owner, name, number, _since(key))
+            if await self._find(listed, key) is not None:
+                return
+            body = marked(key, body)
+        await gh.reply_to_review_comment(owner, name, number, target.comment_id, body)
+
+    async def _find(
+        self, listing: Awaitable[list[PostedComment]], key: CommentKey
+    ) -> Comment | None:
+        """The app's own comment carrying the marker of `key` (a person's copy of a marker is
+        not ours), or None."""
+        comments = await listing
+        ours = await self.app.bot_login()
+        for comment in comments:
+            if comment.author == ours and carries(comment.body, key):
+                return Comment(id=comment.id, html_url=comment.html_url)
+        return None
 
     async def follow_up(self, target: Target) -> FollowUp:
         """A follow-up works on the branch of a pull request this app opened, and only there."""
@@ -131,12 +192,13 @@ class GitHubForge:
         gh = await self.app.installation(target.installation_id)
         owner, name = target.repo.owner, target.repo.name
         existing = await gh.find_open_pull(owner, name, head)
-        if existing is not None:
-            await gh.update_pull(owner, name, existing.number, body=body)
-            return existing
-        try:
-            return await gh.create_pull(
-                owner, name, title=title, head=head, base=base, body=body, draft=draft
-            )
-        except GitHubError as exc:
-            raise GitHubError(f"opening the pull request failed: {exc}", exc.status) from exc
+        if existing is None:
+            try:
+                return await gh.create_pull(
+                    owner, name, title=title, head=head, base=base, body=body, draft=draft
+                )
+            except GitHubError as exc:
+                # An earlier attempt (whose answer was lost) or a racing one opened it.
+                existing = await _opened_meanwhile(gh, owner, name, head, exc)
+        await gh.update_pull(owner, name, existing.number, body=body)
+        return existing

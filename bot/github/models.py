@@ -17,6 +17,13 @@ class Comment(BaseModel):
     html_url: str
 
 
+class PostedComment(Comment):
+    """A comment as a listing shows it: who wrote it and what it says."""
+
+    author: str
+    body: str
+
+
 class PullRequest(BaseModel):
     number: int
     html_url: str

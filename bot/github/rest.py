@@ -5,16 +5,22 @@ are off: Temporal owns retries.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from githubkit import GitHub
 from githubkit.exception import GitHubException, RequestFailed, RequestTimeout
 
+from bot.core.ratelimits import MAX_RETRY_DELAY_S, github_retry_delay
 from bot.errors import GitHubError
-from bot.github.models import Comment, PullBranches, PullRequest, Reaction
+from bot.github.models import Comment, PostedComment, PullBranches, PullRequest, Reaction
 
 T = TypeVar("T")
+PAGE_SIZE = 100
+# A listing stops here: more comments than this since a run began is no conversation we serve.
+MAX_PAGES = 30
 
 
 async def call(what: str, request: Awaitable[T]) -> T:
@@ -22,17 +28,50 @@ async def call(what: str, request: Awaitable[T]) -> T:
     try:
         return await request
     except RequestFailed as exc:
-        status = exc.response.status_code
-        message = ""
-        try:
-            message = str(exc.response.json().get("message", ""))
-        except ValueError:
-            message = exc.response.text[:200]
-        raise GitHubError(f"{what}: HTTP {status} {message}".strip(), status) from exc
+        raise failed(what, exc) from exc
     except RequestTimeout as exc:
         raise GitHubError(f"{what}: timed out") from exc
     except GitHubException as exc:
         raise GitHubError(f"{what}: {type(exc).__name__}") from exc
+
+
+def failed(what: str, exc: RequestFailed) -> GitHubError:
+    """The GitHubError of an error answer: a rate limit carries how long GitHub asked us to
+    wait; any other 403 says what was refused (no wait cures a missing permission)."""
+    response = exc.response
+    status = response.status_code
+    try:
+        message = _error_message(response.json())
+    except ValueError:
+        message = response.text[:200]
+    headers = dict(response.headers.items())
+    delay = github_retry_delay(status, headers, message, time.time(), maximum=MAX_RETRY_DELAY_S)
+    if delay is not None:
+        text = f"{what}: rate limited by GitHub (HTTP {status}), retry in {delay:.0f}s"
+        return GitHubError(text, status, retry_after=delay)
+    if status == 403:
+        said = f": {message}" if message else ""
+        text = (
+            f"{what}: refused by GitHub (HTTP 403{said}). The app's installation lacks a "
+            "permission for this, or the repository does not allow it."
+        )
+        return GitHubError(text, status)
+    return GitHubError(f"{what}: HTTP {status} {message}".strip(), status)
+
+
+def _error_message(body: Any) -> str:
+    """GitHub's error message, with the details of a 422 ("Validation Failed": the custom
+    messages say why, e.g. "A pull request already exists for …")."""
+    if not isinstance(body, dict):
+        return ""
+    message = str(body.get("message", ""))
+    errors = body.get("errors")
+    details = [
+        str(error["message"])
+        for error in (errors if isinstance(errors, list) else [])
+        if isinstance(error, dict) and isinstance(error.get("message"), str)
+    ]
+    return f"{message}: {'; '.join(details)}" if details else message
 
 
 class Installation:
@@ -101,6 +140,34 @@ class Installation:
         )
         return Comment(id=response.parsed_data.id, html_url=response.parsed_data.html_url)
 
+    async def issue_comments(
+        self, owner: str, repo: str, number: int, since: datetime | None
+    ) -> list[PostedComment]:
+        """The conversation's comments updated at or after `since` (every one with None)."""
+        list_page = self._gh.rest.issues.async_list_comments
+
+        def page(number_: int) -> Awaitable[Any]:
+            if since is None:
+                return list_page(owner, repo, number, per_page=PAGE_SIZE, page=number_)
+            return list_page(owner, repo, number, since=since, per_page=PAGE_SIZE, page=number_)
+
+        return await _all_pages("list comments", page)
+
+    async def review_comments(
+        self, owner: str, repo: str, pull_number: int, since: datetime | None
+    ) -> list[PostedComment]:
+        """The pull request's review comments (replies included) updated at or after `since`."""
+        list_page = self._gh.rest.pulls.async_list_review_comments
+
+        def page(number_: int) -> Awaitable[Any]:
+            if since is None:
+                return list_page(owner, repo, pull_number, per_page=PAGE_SIZE, page=number_)
+            return list_page(
+                owner, repo, pull_number, since=since, per_page=PAGE_SIZE, page=number_
+            )
+
+        return await _all_pages("list review comments", page)
+
     async def repository_id(self, owner: str, repo: str) -> int | None:
         """The id of `owner/repo`, or None when this installation cannot see such a repository."""
         try:
@@ -158,3 +225,23 @@ class Installation:
             "update pull request",
             self._gh.rest.pulls.async_update(owner, repo, number, body=body),
         )
+
+
+async def _all_pages(what: str, page: Callable[[int], Awaitable[Any]]) -> list[PostedComment]:
+    """Every comment of a listing, page after page until a short one (or MAX_PAGES)."""
+    found: list[PostedComment] = []
+    for number in range(1, MAX_PAGES + 1):
+        response = await call(what, page(number))
+        items: list[Any] = list(response.parsed_data)
+        found += [
+            PostedComment(
+                id=item.id,
+                html_url=item.html_url,
+                author=item.user.login if item.user else "",
+                body=item.body if isinstance(item.body, str) else "",
+            )
+            for item in items
+        ]
+        if len(items) < PAGE_SIZE:
+            break
+    return found

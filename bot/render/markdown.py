@@ -54,7 +54,8 @@ _BLOCK_MARKER = re.compile(r"[-+=]|\d+(?=[.)])")
 _MERMAID_UNSAFE = re.compile(r"[^\w .,/+=!?'*-]")
 _BACKTICKS = re.compile(r"`+")
 _APP_URL = re.compile(
-    r"https?://[A-Za-z0-9.-]+(?::\d+)?/[\w.-]+/[\w.-]+/(?:pull|issues)/\d+(?:#issuecomment-\d+)?"
+    r"https?://[A-Za-z0-9.-]+(?::\d+)?/[\w.-]+/[\w.-]+/(?:pull|issues)/\d+"
+    r"(?:#issuecomment-\d+|#discussion_r\d+)?"
 )
 
 

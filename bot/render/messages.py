@@ -24,11 +24,14 @@ what.
 | `/orchestrate <task>` | start a run for this task (the rest of the comment is part of the task) |
 | `/orchestrate` | start a run whose task is this issue's title and body |
 | `/orchestrate approve` | let a run that waits for approval go on |
-| `/orchestrate cancel` | stop the run on this issue; nothing is pushed after that |
+| `/orchestrate cancel` | stop the run going on this issue (one posted before this command); \
+nothing is pushed after that |
+| `/orchestrate cancel all` | stop it and drop every run queued before this command |
 | `/orchestrate help` | this message |
 
-Only people with write, maintain or admin permission on the repository can run commands. \
-Settings live in `.github/orchestrate.yml` on the default branch."""
+A task posted while a run is going waits in a queue and starts after it; commands run in the \
+order they were posted. Only people with write, maintain or admin permission on the repository \
+can run commands. Settings live in `.github/orchestrate.yml` on the default branch."""
 
 
 def help_text() -> str:
@@ -42,11 +45,28 @@ def task_too_long(chars: int) -> str:
     )
 
 
-def run_already_going(commenter: str, link: str) -> str:
-    """`link` is the run's status comment, or its id when it has none yet."""
+def run_queued(commenter: str, position: int, link: str) -> str:
+    """`link` is the running run's status comment, or its command when it has none yet."""
+    ahead = "it" if position == 1 else f"it and {position - 1} more queued before yours"
+    where = f": {app_url(link)}" if link else ""
     return (
-        f"@{login(commenter)} a run is already going on this issue: {app_url(link)}. "
-        "Wait for it to finish, or write `/orchestrate cancel` first."
+        f"@{login(commenter)} a run is already going on this issue{where}. "
+        f"Yours is queued and starts after {ahead}; "
+        "`/orchestrate cancel all` drops it."
+    )
+
+
+def cancelled_before_start(commenter: str, by: str) -> str:
+    return (
+        f"@{login(commenter)} this run was cancelled by {inline('@' + login(by), 60)} "
+        "before it started; nothing was done."
+    )
+
+
+def nothing_to_cancel(commenter: str) -> str:
+    return (
+        f"@{login(commenter)} no run posted before this command is going on this issue, "
+        "so nothing was cancelled."
     )
 
 

@@ -60,6 +60,7 @@ def _request(event: Event, kind: CommentKind, command: Command) -> CommandReques
         issue_title=_str(issue.get("title")),
         issue_body=_str(issue.get("body")),
         comment_id=comment["id"],
+        comment_url=comment["html_url"],  # checked by check_comment_payload
         comment_kind=kind,
         commenter=comment["user"]["login"],
         command=command,

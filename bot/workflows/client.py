@@ -1,5 +1,6 @@
 """The client side of the workflows, through typed references only (never a string name):
-starting a command, signalling and querying a run, and the run's memory over its updates.
+starting a command, handing a command to its issue's queue, querying a run, and the run's
+memory over its updates.
 
 Used outside workflows: the webhook starter, the temporal activities and the agent activity get
 these injected by app/ (activities may not import workflows).
@@ -10,19 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from bot.core.commands import CommandKind
 from bot.core.memory import Memory, MemoryWrite, Note, check_write
 from bot.core.results import AgentProgress, ModelUsage
 from bot.errors import MemoryRefused
 from bot.workflows.command import CommandWorkflow
+from bot.workflows.issue import IssueWorkflow
+from bot.workflows.issue_queue import IssueQueueState
 from bot.workflows.run import RunWorkflow
-from bot.workflows.shared import CommandRequest, command_workflow_id
+from bot.workflows.shared import CommandRequest, command_workflow_id, issue_workflow_id
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +49,28 @@ async def start_command(client: Client, task_queue: str, request: CommandRequest
 
 
 class RunClient:
-    """Runs as the command workflow's activities reach them (activities/temporal.py's
-    RunControls): signals and queries by typed reference."""
+    """Issues and runs as the workflows' activities reach them (activities/temporal.py's
+    RunControls): signal-with-start and queries by typed reference."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    async def signal(self, workflow_id: str, kind: CommandKind, by: str) -> bool:
-        handle = self.client.get_workflow_handle_for(RunWorkflow.run, workflow_id)
-        signal = {CommandKind.APPROVE: RunWorkflow.approve, CommandKind.CANCEL: RunWorkflow.cancel}[
-            kind
-        ]
-        try:
-            await handle.signal(signal, by)
-        except RPCError as exc:
-            if exc.status is RPCStatusCode.NOT_FOUND:
-                return False
-            raise
-        return True
+    async def enqueue(self, request: dict[str, Any], task_queue: str) -> None:
+        """Signal the command to its issue's workflow, starting that workflow when none runs
+        (one atomic signal-with-start: no command is lost between an ending workflow and a new
+        one)."""
+        command = CommandRequest.model_validate(request)
+        await self.client.start_workflow(
+            IssueWorkflow.run,
+            IssueQueueState(),
+            id=issue_workflow_id(command.repo.id, command.issue_number),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            # start_signal takes a name: the typed reference's, as @workflow.signal registers it.
+            start_signal=IssueWorkflow.enqueue.__name__,
+            start_signal_args=[command],
+        )
 
     async def link(self, workflow_id: str) -> str:
         handle = self.client.get_workflow_handle_for(RunWorkflow.run, workflow_id)

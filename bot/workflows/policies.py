@@ -1,8 +1,18 @@
 """How workflows call activities: named options per kind of work, in one place.
 
-Timeouts bound one attempt; retry policies say how often and how fast to try again. What an
-error says about retrying is decided where it happens (activities/boundary.py marks it
-non-retryable), so these policies list no error types.
+Timeouts bound one attempt; retry policies say how fast to try again; schedule-to-close bounds
+all attempts together. What an error says about retrying is decided where it happens
+(activities/boundary.py marks it non-retryable, or names the wait a rate limit asked for), so
+these policies list no error types.
+
+Attempts are not counted (`maximum_attempts=0`): a worker's shutdown or death costs an attempt,
+and a long rate limit costs several, so only the schedule-to-close timeout ends the retries.
+Long activities heartbeat (activities/heartbeat.py): a dead worker's attempt times out after
+HEARTBEAT (about a minute) instead of its whole start-to-close timeout.
+
+A server's wait (`next_retry_delay`) is taken as it is: Temporal does not cap it at the
+policy's `maximum_interval` (temporalio/temporal#6063; tests/workflows/test_retry_delays.py),
+only the schedule-to-close timeout ends the wait.
 """
 
 from __future__ import annotations
@@ -22,6 +32,9 @@ with workflow.unsafe.imports_passed_through():
 A = TypeVar("A")
 R = TypeVar("R")
 
+# How long a silent attempt of a long activity is trusted before it is tried again elsewhere.
+HEARTBEAT = timedelta(seconds=60)
+
 
 @dataclass(frozen=True)
 class Options:
@@ -31,36 +44,55 @@ class Options:
     retry: RetryPolicy
     heartbeat: timedelta | None = None
     cancellation: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
-    schedule_to_close: timedelta | None = None  # every attempt and wait together
+    schedule_to_close: timedelta | None = None  # every attempt together, waits included
 
 
 # Network calls whose failures pass quickly (a dropped connection, a 5xx, a rate limit).
 _NETWORK_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=8,
+    maximum_attempts=0,
 )
-# A REST call to GitHub (or the local forge).
-GITHUB = Options(timedelta(seconds=30), _NETWORK_RETRY)
-# A signal to, or a query of, another run: an RPC to the Temporal frontend.
-RUNS = Options(timedelta(seconds=30), _NETWORK_RETRY)
+# A REST call to GitHub (or the local forge). Half an hour outlasts a secondary rate limit
+# (GitHub asks for a minute or more, several times in a row) and a short outage.
+GITHUB = Options(timedelta(seconds=30), _NETWORK_RETRY, schedule_to_close=timedelta(minutes=30))
+# A call whose failure costs only looks: a reaction, an edit of the run's status comment (the
+# publisher sends the newer text with the next change, workflows/status.py). It still outlasts
+# a secondary rate limit or two.
+COSMETIC = Options(timedelta(seconds=30), _NETWORK_RETRY, schedule_to_close=timedelta(minutes=5))
+# A signal-with-start: an RPC to the Temporal frontend that must get through.
+RUNS = Options(timedelta(seconds=30), _NETWORK_RETRY, schedule_to_close=timedelta(minutes=30))
+# A query of a run for a reply's link: the reply links something else if it takes long.
+QUERY = Options(timedelta(seconds=10), _NETWORK_RETRY, schedule_to_close=timedelta(minutes=1))
 # The run's context: a mirror sync, and a first clone of a large repository takes its time.
-REPO_CONTEXT = Options(timedelta(minutes=10), _NETWORK_RETRY)
+REPO_CONTEXT = Options(
+    timedelta(minutes=10),
+    _NETWORK_RETRY,
+    heartbeat=HEARTBEAT,
+    schedule_to_close=timedelta(minutes=40),
+)
 # git against the remote: the scratch branch, the attribution of the final diff.
-GIT = Options(timedelta(minutes=5), _NETWORK_RETRY)
+GIT = Options(
+    timedelta(minutes=5),
+    _NETWORK_RETRY,
+    heartbeat=HEARTBEAT,
+    schedule_to_close=timedelta(minutes=30),
+)
 
 # A model call: rate limits and overload pass after a while.
 _MODEL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(seconds=60),
-    maximum_attempts=5,
+    maximum_attempts=0,
 )
-PLAN = Options(timedelta(minutes=5), _MODEL_RETRY)
-WARM_CACHE = Options(timedelta(minutes=2), _MODEL_RETRY)
+PLAN = Options(
+    timedelta(minutes=5), _MODEL_RETRY, heartbeat=HEARTBEAT, schedule_to_close=timedelta(minutes=30)
+)
+WARM_CACHE = Options(
+    timedelta(minutes=2), _MODEL_RETRY, heartbeat=HEARTBEAT, schedule_to_close=timedelta(minutes=15)
+)
 
 
-# A dead worker's long activity is noticed within this (agents, landings): they heartbeat.
-_HEARTBEAT = timedelta(seconds=60)
 # Crashes and shutdowns: tried again soon, as often as the time allows (no attempt count that a
 # few restarts could use up). Model errors are retried inside the agent, not by this.
 _CRASH_RETRY = RetryPolicy(
@@ -79,7 +111,7 @@ def agent(config: RepoConfig) -> Options:
     return Options(
         attempt,
         _CRASH_RETRY,
-        heartbeat=_HEARTBEAT,
+        heartbeat=HEARTBEAT,
         cancellation=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         schedule_to_close=attempt * 3,
     )
@@ -90,7 +122,7 @@ def agent(config: RepoConfig) -> Options:
 LAND = Options(
     timedelta(minutes=5),
     _CRASH_RETRY,
-    heartbeat=_HEARTBEAT,
+    heartbeat=HEARTBEAT,
     schedule_to_close=timedelta(minutes=30),
 )
 
@@ -98,14 +130,17 @@ LAND = Options(
 def tests(config: RepoConfig) -> Options:
     """One round of sandboxed tests: as long as the test timeout (and a margin for the worktree
     and the setup command). A failing test is a result, not an error: only the machinery fails,
-    and a long run is not repeated many times."""
+    and a long run is not repeated many times (three attempts' time in all)."""
+    attempt = timedelta(minutes=config.test_timeout_minutes + 10)
     return Options(
-        timedelta(minutes=config.test_timeout_minutes + 10),
+        attempt,
         RetryPolicy(
             initial_interval=timedelta(seconds=5),
             maximum_interval=timedelta(seconds=60),
-            maximum_attempts=3,
+            maximum_attempts=0,
         ),
+        heartbeat=HEARTBEAT,
+        schedule_to_close=attempt * 3,
     )
 
 
@@ -115,8 +150,8 @@ async def call(options: Options, activity: Callable[[Any, A], Awaitable[R]], arg
         activity,
         arg,
         start_to_close_timeout=options.start_to_close,
+        schedule_to_close_timeout=options.schedule_to_close,
         retry_policy=options.retry,
         heartbeat_timeout=options.heartbeat,
         cancellation_type=options.cancellation,
-        schedule_to_close_timeout=options.schedule_to_close,
     )

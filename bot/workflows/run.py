@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from bot.activities.boundary import application_error
@@ -19,8 +20,6 @@ with workflow.unsafe.imports_passed_through():
         AgentInput,
         AttributeInput,
         BranchInput,
-        PostInput,
-        ReactInput,
         RunContext,
         TargetInput,
         WarmInput,
@@ -35,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from bot.errors import MemoryRefused
     from bot.render import messages, states
     from bot.render.pr_body import budget_reached_note, draft_reason
-    from bot.workflows import policies
+    from bot.workflows import answers, policies
     from bot.workflows.landing import delete_landed
     from bot.workflows.run_state import (
         RunCancelled,
@@ -122,10 +121,12 @@ class RunWorkflow:
             state.mark_unfinished(AgentStatus.CANCELLED)
         except Exception as exc:
             failure = exc
-            state.set_state(states.failed(str(exc)))
+            state.set_state(states.failed(answers.reason(exc)))
             state.mark_unfinished(AgentStatus.FAILED)
         await self.status.close()
         if failure is not None:
+            if self.status.comment_id is None:  # nobody would learn of it otherwise
+                await self._tell_failure(request, answers.reason(failure))
             raise failure
         return state.progress
 
@@ -142,7 +143,8 @@ class RunWorkflow:
         if not self.state.commits():  # nothing to open: done, or failed when work is missing
             line, body = self.state.nothing_landed()
             self.state.set_state(line)
-            return await self._post(request, body)
+            await answers.post(request.target, body, "nothing-to-change")
+            return
         rounds, budget_note = await self._reconcile(agent, config, plan, started)
         await self._pull_request(request, context, config, agent.branch, rounds, budget_note)
         await delete_landed(self.state, request.target)
@@ -167,7 +169,7 @@ class RunWorkflow:
             )
             if follow_up.refusal:
                 self.state.set_state(states.refused(follow_up.refusal))
-                await self._reply(request, follow_up.refusal)
+                await answers.reply(target, follow_up.refusal, "reply-refused")
                 return None
             self.state.follow_up = follow_up
         return context
@@ -201,7 +203,7 @@ class RunWorkflow:
             except TimeoutError:
                 hours = config.approval_timeout_hours
                 self.state.set_state(states.approval_expired_state(hours))
-                await self._post(request, messages.approval_expired(hours))
+                await answers.post(request.target, messages.approval_expired(hours), "expired")
                 return False
             if self.state.cancelled_by is not None:
                 raise RunCancelled
@@ -282,9 +284,8 @@ class RunWorkflow:
             reply = messages.follow_up_reply(
                 commits=state.commits(), rounds=rounds, pr_url=pull.html_url
             )
-            await self._reply(request, reply)
-        rocket = ReactInput(target=target, content="rocket")
-        await call(policies.GITHUB, ForgeActivities.react, rocket)
+            await answers.reply(target, reply, "reply-follow-up")
+        await answers.react(target, "rocket")
         state.set_state(states.done(draft=draft is not None, missing=[m.role for m in missing]))
 
     # -- pieces ----------------------------------------------------------------------------------
@@ -299,16 +300,15 @@ class RunWorkflow:
         return branch
 
     async def _fail(self, request: CommandRequest, reason: str) -> None:
+        """A run that ends before its status comment: the reason, as a reply to the command."""
         self.state.set_state(states.failed(reason))
-        await self._post(request, messages.run_failed(reason))
+        await answers.reply(request.target, messages.run_failed(reason), "failure")
 
-    async def _post(self, request: CommandRequest, body: str) -> None:
-        post = PostInput(target=request.target, body=body)
-        await call(policies.GITHUB, ForgeActivities.post_comment, post)
-
-    async def _reply(self, request: CommandRequest, body: str) -> None:
-        post = PostInput(target=request.target, body=body)
-        await call(policies.GITHUB, ForgeActivities.reply, post)
+    async def _tell_failure(self, request: CommandRequest, reason: str) -> None:
+        try:
+            await self._fail(request, reason)
+        except ActivityError as exc:  # GitHub is out of reach: the failure stays in the history
+            workflow.logger.error("the run failed and could not say so: %s", exc.cause or exc)
 
     def _span(self, label: str, section: str, started: datetime) -> None:
         self.state.span(label, section, started, workflow.now())

@@ -25,6 +25,9 @@ class CommandRequest(BaseModel, frozen=True):
     comment_kind: CommentKind
     commenter: str
     command: Command
+    # The command comment's page (GitHub's html_url, checked against the payload): what a
+    # reply links when the run it names has no status comment yet.
+    comment_url: str = ""
     # Review-thread context (follow-ups on a pull request the app opened).
     review_path: str | None = None
     review_line: int | None = None
@@ -56,6 +59,11 @@ def command_workflow_id(repo_id: int, comment_kind: CommentKind, comment_id: int
     return f"orchestrate-cmd-{repo_id}-{comment_kind.value}-{comment_id}"
 
 
-def run_workflow_id(repo_id: int, issue_number: int) -> str:
-    """One run per issue (or pull request) at a time: a second start while it runs conflicts."""
-    return f"orchestrate-run-{repo_id}-{issue_number}"
+def issue_workflow_id(repo_id: int, issue_number: int) -> str:
+    """One queue of commands per issue or pull request (they share the number space)."""
+    return f"orchestrate-issue-{repo_id}-{issue_number}"
+
+
+def run_workflow_id(repo_id: int, issue_number: int, comment_id: int) -> str:
+    """The run of one command: the issue's queue starts it at most once."""
+    return f"orchestrate-run-{repo_id}-{issue_number}-{comment_id}"

@@ -4,17 +4,12 @@ its class and says whether Temporal may retry it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
-from bot.activities.boundary import (
-    SHUTDOWN_RETRY_DELAY,
-    application_error,
-    boundary,
-    retried_after_shutdown,
-)
+from bot.activities.boundary import application_error, boundary, worker_shutdown
 from bot.agents.planner import PlanInvalid
 from bot.errors import (
     BotError,
@@ -71,27 +66,55 @@ def test_boundary_maps_bot_errors_and_lets_others_through() -> None:
         raise KeyError("bug")
 
 
-async def test_work_cut_by_a_worker_shutdown_is_tried_again_soon() -> None:
-    """Cancelled because its worker shuts down: a retryable WorkerShutdown error with a short
-    next-retry delay (not an attempt lost); a cancel of the run stays a cancel."""
+@pytest.mark.parametrize(
+    ("error", "delay"),
+    [
+        (GitHubError("secondary limit", 403, retry_after=61.0), timedelta(seconds=61)),
+        (GitHubError("primary limit", 429, retry_after=5.5), timedelta(seconds=5.5)),
+        (GitHubError("reset in two hours", 403, retry_after=7200.0), timedelta(minutes=10)),
+        (
+            ModelError("overloaded", retryable=True, status=529, retry_after=3.0),
+            timedelta(seconds=3),
+        ),
+        (ModelError("no wait named", retryable=True, status=500), None),
+        (GitHubError("bad gateway", 502), None),
+    ],
+)
+def test_a_rate_limit_is_retried_after_the_servers_wait(
+    error: BotError, delay: timedelta | None
+) -> None:
+    """A rate limit (even a 403) is retryable, after the wait the server asked for, capped at
+    ten minutes; other transient errors leave the backoff to the retry policy."""
+    mapped = application_error(error)
+    assert (mapped.non_retryable, mapped.next_retry_delay) == (False, delay)
 
-    async def work() -> None:
-        with retried_after_shutdown():
-            await asyncio.Event().wait()
 
-    env = ActivityEnvironment()
-    running = asyncio.ensure_future(env.run(work))
-    await asyncio.sleep(0.01)
-    env.worker_shutdown()
-    env.cancel()
-    with pytest.raises(ApplicationError) as caught:
-        await running
-    error = caught.value
+def test_a_refused_permission_is_final_and_says_what_was_refused() -> None:
+    """A 403 that is no rate limit is not retried; its message names the call and the reason."""
+    error = GitHubError(
+        "create comment: refused by GitHub (HTTP 403: Resource not accessible)", 403
+    )
+    mapped = application_error(error)
+    assert (mapped.non_retryable, mapped.next_retry_delay) == (True, None)
+    assert mapped.message.startswith("create comment: refused by GitHub (HTTP 403")
+
+
+def test_a_model_wait_on_a_final_error_is_ignored() -> None:
+    """A retry-after on an answer no retry cures (400) does not make it retryable."""
+    mapped = application_error(ModelError("bad", status=400, retry_after=9.0))
+    assert (mapped.non_retryable, mapped.next_retry_delay) == (True, None)
+
+
+def test_worker_shutdown_is_a_retryable_failure_tried_again_soon() -> None:
+    """What an activity interrupted by its worker's shutdown leaves as: retryable, next attempt
+    within a second or so (another worker), never a cancellation."""
+    error = worker_shutdown()
     assert (error.type, error.non_retryable) == ("WorkerShutdown", False)
-    assert error.next_retry_delay == SHUTDOWN_RETRY_DELAY
-    cancelled = ActivityEnvironment()
-    running = asyncio.ensure_future(cancelled.run(work))
-    await asyncio.sleep(0.01)
-    cancelled.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await running
+    assert error.next_retry_delay is not None and error.next_retry_delay <= timedelta(seconds=1)
+
+
+def test_a_cancel_outside_a_shutdown_stays_a_cancel() -> None:
+    """Outside an activity (or without a shutdown) a cancellation passes through unchanged:
+    `/orchestrate cancel` must still stop an activity."""
+    with pytest.raises(asyncio.CancelledError), boundary():
+        raise asyncio.CancelledError

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from bot.core.targets import CommentKind
-from bot.workflows.shared import command_workflow_id, run_workflow_id
+from bot.workflows.shared import command_workflow_id, issue_workflow_id
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers
 from tests.support.stack import running_worker, webhook_client
@@ -53,8 +53,9 @@ class Target:
         return await self.client.get_workflow_handle(workflow_id).result()
 
     async def run_exists(self, repo_id: int) -> bool:
+        """Whether any command reached the issue's queue (a run starts only from there)."""
         try:
-            await self.client.get_workflow_handle(run_workflow_id(repo_id, 1)).describe()
+            await self.client.get_workflow_handle(issue_workflow_id(repo_id, 1)).describe()
         except RPCError:
             return False
         return True

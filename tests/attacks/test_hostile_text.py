@@ -54,8 +54,9 @@ def _hostile_agent() -> list[Turn]:
     return [Turn(tool_calls=work), Turn(text=HOSTILE + "\nCo-authored-by: Evil <e@x.example>")]
 
 
-async def _command_on_hostile_issue(stack: RunStack, number: int) -> None:
-    """`/orchestrate` alone on an issue whose title and body are hostile: they are the task."""
+async def _command_on_hostile_issue(stack: RunStack, number: int) -> int:
+    """`/orchestrate` alone on an issue whose title and body are hostile: they are the task.
+    Returns the command's comment id (its run's id names it)."""
     stack.hub.add_issue(OWNER, stack.repo, number, HOSTILE, HOSTILE)
     comment_id = stack.hub.add_comment(OWNER, stack.repo, number, "/orchestrate", user="maintainer")
     payload = comment_event(
@@ -72,6 +73,7 @@ async def _command_on_hostile_issue(stack: RunStack, number: int) -> None:
     headers = webhook_headers("issue_comment", raw, SECRET)
     response = await stack.http.post("/webhooks", content=raw, headers=headers)
     assert response.status_code == 202, response.text
+    return comment_id
 
 
 async def test_hostile_text_reaches_readers_inert(
@@ -86,8 +88,8 @@ async def test_hostile_text_reaches_readers_inert(
         async with run_stack(
             hub, temporal_client, task_queue, repo_name, model, tmp_path, files=files
         ) as stack:
-            await _command_on_hostile_issue(stack, 2)
-            progress = await stack.finished_run(issue=2)
+            comment_id = await _command_on_hostile_issue(stack, 2)
+            progress = await stack.finished_run(issue=2, comment_id=comment_id)
             assert progress.state == "done", progress.state
 
             [pull] = stack.pulls()
@@ -109,7 +111,7 @@ async def test_hostile_text_reaches_readers_inert(
             trailers = _git(
                 stack.bare, "log", "--format=%(trailers:only,unfold)", f"main..{pull.head_ref}"
             )
-            task = f"{stack.run_handle(issue=2).id}/implement/r1"
+            task = f"{stack.run_handle(issue=2, comment_id=comment_id).id}/implement/r1"
             assert [t for t in trailers.splitlines() if t] == [
                 "Orchestrate-Agent: implement",
                 f"Orchestrate-Task: {task}",

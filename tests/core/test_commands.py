@@ -18,6 +18,17 @@ from bot.core.commands import MAX_BODY_CHARS, MAX_TASK_CHARS, Command, CommandKi
         ("/orchestrate cancel", Command(kind=CommandKind.CANCEL)),
         ("/orchestrate cancel!", Command(kind=CommandKind.CANCEL)),
         ("please\n/orchestrate cancel\nthanks", Command(kind=CommandKind.CANCEL)),
+        ("/orchestrate cancel all", Command(kind=CommandKind.CANCEL_ALL)),
+        ("/Orchestrate CANCEL   All.", Command(kind=CommandKind.CANCEL_ALL)),
+        ("/orchestrate\tcancel\tall", Command(kind=CommandKind.CANCEL_ALL)),
+        (
+            "/orchestrate cancel all of it",
+            Command(kind=CommandKind.RUN, task="cancel all of it", task_chars=16),
+        ),
+        (
+            "/orchestrate cancel\u00a0all",  # a no-break space: not ASCII, so a task
+            Command(kind=CommandKind.RUN, task="cancel\u00a0all", task_chars=10),
+        ),
         ("/orchestrate", Command(kind=CommandKind.RUN, task="", task_chars=0)),
         ("/orchestrate   ", Command(kind=CommandKind.RUN, task="", task_chars=0)),
         (
@@ -52,6 +63,8 @@ def test_parses_commands(body: str, expected: Command) -> None:
         "~~~~\n/orchestrate help\n~~~~",
         "<!--\n/orchestrate help\n-->",
         "<!-- /orchestrate help -->",
+        "> /orchestrate cancel all",
+        "```\n/orchestrate cancel all\n```",
     ],
 )
 def test_ignores_bodies_without_a_command(body: str) -> None:

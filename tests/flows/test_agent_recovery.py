@@ -42,13 +42,15 @@ class Recovery:
     repo: str
     repo_id: int
     queue: str
+    comment_id: int = 0  # the command's: the run's workflow id names it
 
     @property
     def run_id(self) -> str:
-        return run_workflow_id(self.repo_id, 1)
+        return run_workflow_id(self.repo_id, 1, self.comment_id)
 
     async def command(self, body: str) -> None:
         comment_id = self.hub.add_comment(OWNER, self.repo, 1, body, user="maintainer")
+        self.comment_id = comment_id
         payload = comment_event(
             body, owner=OWNER, repo=self.repo, repo_id=self.repo_id,
             comment_id=comment_id, login="maintainer",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -16,10 +16,16 @@ from temporalio.service import RPCError
 from bot.core.commands import MAX_TASK_CHARS
 from bot.core.targets import CommentKind
 from bot.render import messages
-from bot.workflows.shared import command_workflow_id, run_workflow_id
+from bot.workflows.shared import command_workflow_id, issue_workflow_id, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers
-from tests.support.stack import eventually, eventually_async, running_worker, webhook_client
+from tests.support.stack import (
+    eventually,
+    eventually_async,
+    running_worker,
+    visible,
+    webhook_client,
+)
 
 OWNER = "octo-org"
 SECRET = "flow-secret"
@@ -31,12 +37,14 @@ class Stack:
     http: httpx.AsyncClient
     repo: str
     repo_id: int
+    commented: list[int] = field(default_factory=list)
 
     async def comment(
         self, body: str, *, login: str = "maintainer", delivery: str | None = None
     ) -> tuple[httpx.Response, int]:
         """The person writes the comment on the emulator, and GitHub delivers the webhook."""
         comment_id = self.hub.add_comment(OWNER, self.repo, 1, body, user=login)
+        self.commented.append(comment_id)
         return await self.deliver(
             body, comment_id=comment_id, login=login, delivery=delivery
         ), comment_id
@@ -60,7 +68,9 @@ class Stack:
         return [r.content for r in self.hub.state.reactions_on(comment_id)]
 
     def replies(self) -> list[str]:
-        return [c.body for c in self.hub.state.comments_on(OWNER, self.repo, 1) if c.via_app]
+        """The app's comments as a reader sees them (without the hidden marker)."""
+        comments = self.hub.state.comments_on(OWNER, self.repo, 1)
+        return [visible(c.body) for c in comments if c.via_app]
 
 
 @pytest.fixture
@@ -75,10 +85,15 @@ async def stack(
         webhook_client(temporal_client, task_queue, SECRET) as http,
         running_worker(temporal_client, task_queue, hub),
     ):
-        yield Stack(hub, http, repo_name, repo.id)
+        stack = Stack(hub, http, repo_name, repo.id)
+        yield stack
         # Runs need the run activities, which this stack leaves out: stop any before the worker.
+        for comment_id in stack.commented:
+            with contextlib.suppress(RPCError):
+                run = run_workflow_id(repo.id, 1, comment_id)
+                await temporal_client.get_workflow_handle(run).terminate()
         with contextlib.suppress(RPCError):
-            await temporal_client.get_workflow_handle(run_workflow_id(repo.id, 1)).terminate()
+            await temporal_client.get_workflow_handle(issue_workflow_id(repo.id, 1)).terminate()
 
 
 async def test_help_gets_eyes_and_usage_reply(stack: Stack) -> None:
@@ -91,12 +106,12 @@ async def test_help_gets_eyes_and_usage_reply(stack: Stack) -> None:
 
 
 async def test_task_starts_one_run_for_the_issue(stack: Stack, temporal_client: Client) -> None:
-    """`/orchestrate <task>` → eyes, and the issue's run workflow starts with that command."""
+    """`/orchestrate <task>` → eyes, and the issue's queue starts the run of that command."""
     response, comment_id = await stack.comment("/orchestrate add a --verbose flag")
     assert response.status_code == 202
     await eventually(lambda: stack.reactions(comment_id))
     assert stack.reactions(comment_id) == ["eyes"]
-    run = temporal_client.get_workflow_handle(run_workflow_id(stack.repo_id, 1))
+    run = temporal_client.get_workflow_handle(run_workflow_id(stack.repo_id, 1, comment_id))
     await eventually_async(lambda: _exists(run))
     started = await run.fetch_history()
     first = started.events[0].workflow_execution_started_event_attributes
@@ -132,7 +147,7 @@ async def test_same_delivery_five_times_starts_one_run(
     runs = [
         w
         async for w in temporal_client.list_workflows(
-            f"WorkflowId = '{run_workflow_id(stack.repo_id, 1)}'"
+            f"WorkflowId = '{run_workflow_id(stack.repo_id, 1, comment_id)}'"
         )
     ]
     commands = [
@@ -175,7 +190,7 @@ async def test_cancel_without_a_run_says_so(stack: Stack) -> None:
     """`/orchestrate cancel` with nothing running answers that there is nothing to cancel."""
     await stack.comment("/orchestrate cancel")
     await eventually(lambda: stack.replies())
-    assert stack.replies() == [messages.no_run_to_signal("maintainer", "cancel")]
+    assert stack.replies() == [messages.nothing_to_cancel("maintainer")]
 
 
 async def test_no_github_call_happens_before_the_answer(

@@ -102,17 +102,32 @@ async def test_unapproved_run_expires_with_a_comment(make_stack: StackFactory) -
         assert stack.pulls() == [] and stack.model.requests_for("implement") == []
 
 
-async def test_second_task_while_running_links_the_running_one(make_stack: StackFactory) -> None:
-    """A second `/orchestrate <task>` on a busy issue starts nothing and links the running run."""
-    scripts = {"submit_plan": [plan_turn(("implement",), "small")]}
+async def test_second_task_while_running_is_queued_and_runs_after(
+    make_stack: StackFactory,
+) -> None:
+    """A second `/orchestrate <task>` on a busy issue is answered at once that it is queued,
+    with a link to the running run's status comment, and runs when the first one finished."""
+    scripts = {
+        "submit_plan": [plan_turn(("implement",), "small")] * 2,
+        "implement": TYPO_FIX + TYPO_FIX,
+    }
     async with make_stack(scripts, config="require_approval: true\n") as stack:
-        await stack.command("/orchestrate fix the typo")
+        first = await stack.command("/orchestrate fix the typo")
         await eventually(lambda: stack.app_comments())
-        link = await stack.run_handle().query(RunWorkflow.link)
-        await stack.command("/orchestrate something else", login="maintainer")
+        link = await stack.run_handle(comment_id=first).query(RunWorkflow.link)
+        second = await stack.command("/orchestrate something else", login="maintainer")
         await eventually(lambda: len(stack.app_comments()) == 2)
-        assert stack.app_comments()[1] == messages.run_already_going("maintainer", link)
+        assert stack.app_comments()[1] == messages.run_queued("maintainer", 1, link)
         assert len(stack.model.requests_for("submit_plan")) == 1
+        await stack.command("/orchestrate approve")
+        assert (await stack.finished_run(comment_id=first)).state == "done"
+        await eventually(lambda: len(stack.app_comments()) == 3)  # the second run's plan
+        await stack.command("/orchestrate approve")
+        assert (await stack.finished_run(comment_id=second)).state == "done"
+        assert sorted(p.head_ref for p in stack.pulls()) == [
+            "orchestrate/1-fix-the-typo",
+            "orchestrate/1-something-else",
+        ]
 
 
 async def test_cancel_stops_running_agents_and_pushes_nothing(make_stack: StackFactory) -> None:

@@ -12,6 +12,7 @@ from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, Turn
 from tests.support.project import edit, plan_turn
 from tests.support.runstack import OWNER, run_stack
+from tests.support.stack import visible
 
 FIRST = [
     Turn(tool_calls=[edit("README.md", "A tiny command-line tool.", "A tiny command-line tool!")]),
@@ -64,7 +65,7 @@ async def test_follow_up_in_a_review_thread_pushes_replies_and_refreshes(
             )
             assert table in (refreshed.body or "") and "cli.py" in table and "README.md" in table
             replies = [c for c in stack.hub.state.thread_of(thread) if c.via_app]
-            assert len(replies) == 1 and replies[0].body.startswith("Pushed 1 commit")
+            assert len(replies) == 1 and visible(replies[0].body).startswith("Pushed 1 commit")
             assert [r.content for r in stack.hub.state.reactions_on(thread, "review_comment")] == [
                 "eyes",
                 "rocket",
@@ -90,6 +91,6 @@ async def test_follow_up_on_someone_elses_pull_request_is_refused(
             progress = await stack.finished_run(issue=number)
             assert progress.state == "refused: I only follow up on pull requests that I opened."
             [answer] = [c for c in stack.hub.state.thread_of(thread) if c.via_app]
-            assert answer.body == "I only follow up on pull requests that I opened."
+            assert visible(answer.body) == "I only follow up on pull requests that I opened."
             assert model.requests == []
             assert [p for p in stack.hub.state.pushes_to(OWNER, stack.repo) if p.via == "git"] == []

@@ -18,7 +18,7 @@ from bot.app.devserver import free_port
 from bot.render import messages
 from tests.fakehub import FakeHub
 from tests.support.payloads import comment_event, webhook_headers
-from tests.support.stack import eventually
+from tests.support.stack import eventually, visible
 
 OWNER = "serve-org"
 SECRET = "serve-secret"
@@ -186,7 +186,7 @@ def _post_command(url: str, repo: str, repo_id: int, comment_id: int, body: str)
 
 
 def _replies(hub: FakeHub, repo: str) -> list[str]:
-    return [c.body for c in hub.state.comments_on(OWNER, repo, 1) if c.via_app]
+    return [visible(c.body) for c in hub.state.comments_on(OWNER, repo, 1) if c.via_app]
 
 
 async def test_end_to_end_through_bot_serve(hub: FakeHub, serve_dir: Path, repo_name: str) -> None:

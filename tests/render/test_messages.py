@@ -62,12 +62,31 @@ def test_follow_up_reply_shows_only_commit_shas() -> None:
 
 def test_command_replies_mention_only_the_commenter_and_link_only_the_run() -> None:
     """The commenter is reduced to login characters; the run's link stays a link only when it
-    is the app's own comment URL, anything else is inert text."""
+    is the app's own comment URL (or the command's, in a review thread), anything else is
+    inert text."""
     link = "https://github.com/o/r/issues/1#issuecomment-5"
-    text = messages.run_already_going("maintainer", link)
+    text = messages.run_queued("maintainer", 1, link)
     assert text.startswith(f"@maintainer a run is already going on this issue: {link}. ")
-    odd = messages.run_already_going("a<b>@c", "[x](https://evil.example) @octocat")
+    thread = "https://github.com/o/r/pull/2#discussion_r9"
+    assert f": {thread}. " in messages.run_queued("maintainer", 2, thread)
+    odd = messages.run_queued("a<b>@c", 1, "[x](https://evil.example) @octocat")
     page = render(odd)
     assert odd.startswith("@abc ") and "a" not in page.tags and not PING.search(odd[1:])
     reply = messages.no_run_to_signal("me", "cancel @octocat")
     assert reply.startswith("@me ") and not PING.search(reply[1:])
+
+
+def test_queued_reply_says_how_many_wait_before_it() -> None:
+    """First in the queue: after the running one; third: after it and two more; no link known:
+    no link shown."""
+    link = "https://github.com/o/r/issues/1#issuecomment-5"
+    assert "starts after it;" in messages.run_queued("me", 1, link)
+    assert "starts after it and 2 more queued before yours;" in messages.run_queued("me", 3, link)
+    assert messages.run_queued("me", 1, "").startswith("@me a run is already going on this issue. ")
+
+
+def test_cancel_replies_name_who_cancelled_without_pinging_them() -> None:
+    """The canceller is named but not mentioned again; only the commenter is pinged."""
+    text = messages.cancelled_before_start("alice", "bob")
+    assert text.startswith("@alice ") and "bob" in text and not PING.search(text[1:])
+    assert messages.nothing_to_cancel("bob").startswith("@bob no run posted before this command")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from bot.core.plan import PLAN_TOOL_NAME
@@ -195,3 +196,15 @@ def tool_results(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 def text_of(request: dict[str, Any]) -> str:
     return json.dumps(request)
+
+
+def edit_then_finish(path: str, old: str, new: str) -> Callable[[dict[str, Any]], Turn]:
+    """One scripted turn for any number of concurrent conversations: the edit when the
+    conversation has no tool result yet, else the closing text (turns cannot cross runs)."""
+
+    def turn(request: dict[str, Any]) -> Turn:
+        if tool_results(request):
+            return Turn(text="Done.")
+        return Turn(tool_calls=[edit(path, old, new)])
+
+    return turn

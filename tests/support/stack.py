@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,6 +20,13 @@ from bot.webhooks.starter import TemporalStarter
 from tests.fakehub import FakeHub
 
 T = TypeVar("T")
+_MARKER_LINE = re.compile(r"<!-- orchestrate:run=[^ ]+ kind=[a-z0-9-]+ -->\n")
+
+
+def visible(body: str) -> str:
+    """A comment of the app as a reader sees it: without its hidden marker line."""
+    marker = _MARKER_LINE.match(body)
+    return body[marker.end() :] if marker else body
 
 
 def github_app(hub: FakeHub) -> GitHubApp:

@@ -372,24 +372,72 @@ async def attempt_started_after(
 ) -> bool:
     """Whether a retry (attempt 2 or later) of the workflow's `activity` started after `after`:
     pending now, or already finished (its started event in the history)."""
+    return await activity_restarted(client, workflow_id, activity, after, min_attempt=2)
+
+
+async def activity_restarted(
+    client: Client, workflow_id: str, activity_type: str, after: datetime, *, min_attempt: int = 1
+) -> bool:
+    """Whether an attempt (at least `min_attempt`) of `activity_type` (a retry, or a new
+    activity of that type) started after `after`: the recovery of that activity from a kill."""
     handle = client.get_workflow_handle(workflow_id)
-    description = await handle.describe()
-    for pending in description.raw_description.pending_activities:
-        if pending.activity_type.name != activity or pending.attempt < 2:
-            continue
+    for pending in (await handle.describe()).raw_description.pending_activities:
         started = pending.HasField("last_started_time")
-        if started and pending.last_started_time.ToDatetime(tzinfo=UTC) > after:
+        at = pending.last_started_time.ToDatetime(tzinfo=UTC) if started else None
+        if pending.activity_type.name != activity_type or pending.attempt < min_attempt:
+            continue
+        if at is not None and at > after:
             return True
     history = (await handle.fetch_history()).events
-    scheduled = {
+    types = {
         e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
         for e in history
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     }
     return any(
         e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-        and scheduled.get(e.activity_task_started_event_attributes.scheduled_event_id) == activity
-        and e.activity_task_started_event_attributes.attempt >= 2
+        and types.get(e.activity_task_started_event_attributes.scheduled_event_id) == activity_type
+        and e.activity_task_started_event_attributes.attempt >= min_attempt
         and e.event_time.ToDatetime(tzinfo=UTC) > after
         for e in history
     )
+
+
+async def kill_when_running(
+    pool: WorkerPool,
+    client: Client,
+    workflow_id: str,
+    activity_type: str,
+    timeout: float = 120,
+    *,
+    interrupts: int = 0,
+) -> Kill:
+    """SIGKILL the worker running `activity_type` of the workflow as soon as an attempt of it
+    has started (polled every 50 ms): for activities no request marks, like a test run. With
+    `interrupts`, send that many SIGINTs instead (Ctrl-C, again during the graceful stop)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            description = await client.get_workflow_handle(workflow_id).describe()
+        except Exception:  # not started yet
+            description = None
+        for pending in description.raw_description.pending_activities if description else []:
+            running = pending.activity_type.name == activity_type and pending.last_worker_identity
+            chosen = [w for w in pool.workers if w.alive and w.identity == running]
+            if chosen and interrupts:
+                return await _interrupt(chosen[0], interrupts)
+            if chosen:
+                return pool.kill(chosen[0])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{activity_type} of {workflow_id} never ran within {timeout}s")
+
+
+async def _interrupt(worker: WorkerProcess, times: int) -> Kill:
+    """Ctrl-C `times` times, 100 ms apart; the Kill records the first."""
+    kill = Kill(worker=worker, at=time.monotonic(), wall=datetime.now(UTC), pids=[worker.pid])
+    for _ in range(times):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGINT)
+        await asyncio.sleep(0.1)
+    kill.fired.set()
+    return kill

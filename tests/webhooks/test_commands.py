@@ -48,6 +48,8 @@ async def test_command_comment_starts_a_workflow() -> None:
     assert request.command.task == "add a --verbose flag"
     assert request.installation_id == 1 and request.commenter == "octocat"
     assert request.issue_title == payload["issue"]["title"]
+    assert request.comment_url == payload["comment"]["html_url"]
+    assert request.comment_url.endswith("/o/r/issues/1#issuecomment-55")
 
 
 @pytest.mark.parametrize("action", ["edited", "deleted"])
