@@ -250,7 +250,10 @@ def _walk(fd: int, visit: Visit, left: Left | None) -> None:
         pending = [visit(cursor, _entries(cursor.fd))]  # per level: subdirectories to visit
         while pending:
             if pending[-1]:
-                cursor.down(pending[-1].pop())
+                try:
+                    cursor.down(pending[-1].pop())
+                except FileNotFoundError:  # gone since it was listed
+                    continue
                 pending.append(visit(cursor, _entries(cursor.fd)))
                 continue
             pending.pop()
@@ -295,7 +298,11 @@ def delete_at(parent: int, name: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(info.st_mode):
-        _walk(_open_child(parent, name), _delete_files, _remove_left)
+        try:
+            top = _open_child(parent, name)
+        except FileNotFoundError:
+            return
+        _walk(top, _delete_files, _remove_left)
         _rmdir(parent, name)
     else:
         _unlink(parent, name)
@@ -332,6 +339,8 @@ def _rmdir(parent: int, name: str) -> None:
     except PermissionError:
         os.chmod(parent, stat.S_IRWXU)
         os.rmdir(name, dir_fd=parent)
+    except FileNotFoundError:
+        pass
 
 
 def _open_top(top: Path) -> int:
