@@ -5,6 +5,8 @@ between git/history.py's commands and core/attribution.py)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from bot.activities.inputs import (
     RunContext,
     TargetInput,
 )
-from bot.core.attribution import Attribution, attribute
+from bot.core.attribution import Attribution, attribute, detailed_files
 from bot.core.diff import FileDiff
 from bot.core.pricing import PriceTable
 from bot.core.repo_config import CONFIG_PATH, parse_repo_config
@@ -34,11 +36,16 @@ from bot.git.mirror import MirrorCache
 from bot.git.parse import parse_agent_log, parse_blame_porcelain, parse_commit_patches, parse_diff
 from bot.git.refs import create_branch
 from bot.github.forge import Forge
-from bot.render.attribution import render_table
+from bot.render.attribution import UNAVAILABLE, render_table
+
+log = logging.getLogger(__name__)
 
 SUMMARY_MAX_FILES = 300
 README_HEAD_LINES = 60
 _BLAME_CONCURRENCY = 8
+_RANGES_PER_BLAME = 200  # `-L` arguments per git blame: far below ARG_MAX
+# Within policies.GIT's start-to-close time, so a slow attribution is a note, not a retry.
+ATTRIBUTION_TIMEOUT_S = 180.0
 
 
 class RepoActivities:
@@ -98,11 +105,18 @@ class RepoActivities:
 
     @activity.defn
     async def attribute(self, params: AttributeInput) -> Attributed:
-        """The attribution table of the scratch branch against the base."""
+        """The attribution table of the scratch branch against the base. Only the mirror's
+        sync may fail (and be retried): attribution itself is local work over what agents
+        wrote, so when it fails or takes too long the table is a note and the run goes on."""
         with boundary():
             mirror = await self.cache.sync(await self.forge.remote(params.target))
-            head = f"refs/remotes/origin/{params.branch}"
-            attribution = await attribute_range(mirror, params.base_sha, head)
+        head = f"refs/remotes/origin/{params.branch}"
+        try:
+            async with asyncio.timeout(ATTRIBUTION_TIMEOUT_S):
+                attribution = await attribute_range(mirror, params.base_sha, head)
+        except Exception:
+            log.exception("attribution of %s failed", params.branch)
+            return Attributed(table=UNAVAILABLE)
         return Attributed(table=render_table(attribution, max_rows=params.max_rows))
 
     def activities(self) -> list[Any]:
@@ -118,18 +132,27 @@ async def attribute_range(repo: Path, base: str, head: str) -> Attribution:
         log_with_trailers(repo, start, head),
         commit_patches(repo, start, head),
     )
-    files = parse_diff(diff_text)
+    files = await asyncio.to_thread(parse_diff, diff_text)
     gate = asyncio.Semaphore(_BLAME_CONCURRENCY)
 
-    async def blame(path: str, ranges: list[tuple[int, int]]) -> tuple[str, dict[int, str]]:
+    async def blame(path: str, ranges: Sequence[tuple[int, int]]) -> tuple[str, dict[int, str]]:
         async with gate:
             # The range stops blame at the merge base: older lines are not this run's work.
             text = await blame_porcelain(repo, f"{start}..{head}", path, ranges)
-        return path, parse_blame_porcelain(text)
+        return path, await asyncio.to_thread(parse_blame_porcelain, text)
 
-    wanted = _blamed_ranges(files)
-    blames = dict(await asyncio.gather(*(blame(path, r) for path, r in wanted.items())))
-    return attribute(files, blames, parse_commit_patches(patches), parse_agent_log(trailers))
+    # Bounded argv: at most _RANGES_PER_BLAME `-L` arguments per command.
+    wanted = _blamed_ranges(detailed_files(files))
+    calls = [(path, part) for path, ranges in wanted.items() for part in _parts(ranges)]
+    blames: dict[str, dict[int, str]] = {}
+    for path, lines in await asyncio.gather(*(blame(path, part) for path, part in calls)):
+        blames.setdefault(path, {}).update(lines)
+    history, agents = parse_commit_patches(patches), parse_agent_log(trailers)
+    return await asyncio.to_thread(attribute, files, blames, history, agents)
+
+
+def _parts(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    return [ranges[at : at + _RANGES_PER_BLAME] for at in range(0, len(ranges), _RANGES_PER_BLAME)]
 
 
 def _blamed_ranges(files: list[FileDiff]) -> dict[str, list[tuple[int, int]]]:
