@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from bot.activities.agent import AgentActivities
 from bot.activities.github import ForgeActivities
 from bot.activities.model import ModelActivities
+from bot.activities.payloads import PayloadBound
 from bot.activities.repo import RepoActivities
 from bot.activities.temporal import TemporalActivities
 from bot.activities.tests import SandboxedTests
@@ -70,6 +71,7 @@ def build_run_worker(client: Client, task_queue: str, activities: Sequence[Any])
         workflows=[RunWorkflow],
         activities=list(activities),
         max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
+        interceptors=[PayloadBound()],  # no activity result over the payload bound
     )
 
 
@@ -83,4 +85,5 @@ def build_worker(
         activities=list(activities),
         max_concurrent_activities=max_concurrent,
         max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
+        interceptors=[PayloadBound()],  # no activity result over the payload bound
     )
