@@ -7,6 +7,7 @@ Only the machinery around it (the forge, the mirror, the worktree) can fail the 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,14 @@ from bot.activities.heartbeat import heartbeating
 from bot.activities.inputs import TestInput
 from bot.activities.workspace import checked_out, workdir
 from bot.core.results import TestRound
-from bot.errors import SandboxError
+from bot.errors import GitError, SandboxError
 from bot.git.mirror import MirrorCache
+from bot.git.worktree import Worktree
 from bot.github.forge import Forge
 from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import CommandResult, run_sandboxed
+
+log = logging.getLogger(__name__)
 
 TEST_OUTPUT_TAIL = 8000
 HEARTBEAT_SECONDS = 10.0
@@ -47,8 +51,7 @@ class SandboxedTests:
                     async with heartbeating(HEARTBEAT_SECONDS):
                         result, output = await self._run(params, tree.path, limits)
                 finally:
-                    # Before any host git looks at the worktree again (only its removal, today).
-                    await tree.remove_nested_repos()
+                    await _scrub(tree)
         return TestRound(
             round=params.round,
             command=params.command,
@@ -73,6 +76,15 @@ class SandboxedTests:
 
     def activities(self) -> list[Any]:
         return [self.run_tests]
+
+
+async def _scrub(tree: Worktree) -> None:
+    """Before any host git looks at the worktree again. Only its removal comes, today, which
+    deletes the files before git runs in the mirror: a failure here fails no work."""
+    try:
+        await tree.remove_nested_repos()
+    except GitError:
+        log.exception("could not clear %s of nested repositories", tree.path)
 
 
 async def sandboxed(command: str, worktree: Path, limits: SandboxLimits) -> CommandResult:

@@ -21,8 +21,11 @@ from pathlib import Path
 import pytest
 
 from bot.agents.tools.box import Toolbox
+from bot.core.commit_policy import WritePolicy
 from bot.core.memory import Memory, MemoryWrite, Note
 from bot.sandbox.bwrap import sandbox_available
+from bot.sandbox.files import delete_tree
+from tests.attacks.test_write_policy import committed, make_tree
 
 pytestmark = pytest.mark.skipif(
     not sandbox_available() and not os.environ.get("CI"), reason="bubblewrap cannot run here"
@@ -158,3 +161,26 @@ async def test_the_editor_still_edits_through_a_link_inside_the_worktree(worktre
     assert (worktree / "a.py").read_text() == "x = 2\n"
     assert (worktree / "alias.py").is_symlink()
     assert toolbox.files_written == {"a.py"}
+
+
+async def test_the_rest_of_the_host_passes_special_files_by(tmp_path: Path) -> None:
+    """After the agent planted FIFOs and a socket: search, the commit step (status, add,
+    screening) and the worktree's removal neither block nor fail; the special files are never
+    committed, the rest is."""
+    tree = await make_tree(tmp_path, {"README.md": "# project\n"})
+    toolbox = Toolbox(tree.path, NoMemory())
+    made = await toolbox.call("run", {"command": PLANT + " && echo y > y.txt"}, agent="implement")
+    assert made.text.startswith("exit code 0"), made.text
+
+    with _watchdog([tree.path / "trap", tree.path / "dir" / "deep"]):
+        found = await asyncio.wait_for(
+            toolbox.call("search", {"pattern": "y"}, agent="implement"), 3
+        )
+        refused = await asyncio.wait_for(tree.stage_screened(WritePolicy()), 3)
+        await asyncio.wait_for(tree.commit_staged("work", "implement"), 3)
+        listed = await committed(tree)
+        await asyncio.wait_for(asyncio.to_thread(delete_tree, tree.path), 3)
+
+    assert found.text == "y.txt:1:y\n" and refused == []
+    assert "y.txt" in listed and not {"trap", "sock", "dir/deep"} & set(listed)
+    assert not tree.path.exists()
