@@ -14,7 +14,7 @@ from temporalio import activity
 from bot.core.remote import Remote
 from bot.git.mirror import MirrorCache
 from bot.git.worktree import Worktree, open_worktree, remove_worktree
-from bot.sandbox.files import delete_tree
+from bot.sandbox.trees import delete_tree
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from bot.core.remote import Remote
 from bot.errors import GitError
 from bot.git.env import BOT_IDENTITY, GitIdentity
 from bot.git.run import DEFAULT_TIMEOUT, GitResult, GitRunner, checked_rev
-from bot.sandbox.files import delete_tree
+from bot.sandbox.trees import delete_tree
 
 _LOCK_POLL_SECONDS = 0.02
 # Every remote branch, into refs/remotes/origin/. Not `clone --mirror`: its refs/*:refs/*

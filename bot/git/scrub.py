@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.core.globs import fold_name
 from bot.errors import GitError
-from bot.sandbox.files import Cursor, delete_at, walk_tree
+from bot.sandbox.trees import Cursor, delete_at, walk_tree
 
 
 def is_dot_git(name: str) -> bool:
@@ -27,7 +27,7 @@ def is_dot_git(name: str) -> bool:
 
 def remove_nested_repos(root: Path) -> list[str]:
     """Delete every `.git` entry below `root` (not `root/.git` itself); return their paths,
-    relative and sorted. Any depth, one directory descriptor at a time (sandbox/files.py).
+    relative and sorted. Any depth, one directory descriptor at a time (sandbox/trees.py).
     Fails closed: an entry it cannot list or delete raises GitError."""
     removed: list[str] = []
 

@@ -14,7 +14,7 @@ from bot.core.commit_policy import MAX_TARGET_CHARS, REGULAR, SYMLINK, StagedEnt
 from bot.errors import GitError
 from bot.git.parse import parse_batch, parse_batch_check, parse_ls_files_stage_z, parse_raw_diff_z
 from bot.git.run import GitResult
-from bot.sandbox.files import remove_below
+from bot.sandbox.trees import remove_below
 
 __all__ = ["GitCall", "chunks", "remove_entries", "staged_entries"]
 

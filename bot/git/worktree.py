@@ -22,7 +22,8 @@ from bot.git.mirror import MirrorCache
 from bot.git.parse import AGENT_TRAILER
 from bot.git.run import GitResult, GitRunner
 from bot.git.staging import chunks, remove_entries, staged_entries
-from bot.sandbox.files import delete_tree, read_regular
+from bot.sandbox.files import read_regular
+from bot.sandbox.trees import delete_tree
 
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _FORGED_TRAILER = re.compile(rf"^[ \t]*{AGENT_TRAILER}[ \t]*:.*$\n?", re.IGNORECASE | re.MULTILINE)

@@ -10,14 +10,14 @@ import uuid
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox.files import Cursor, delete_tree, walk_tree
+from bot.sandbox.trees import Cursor, delete_tree, walk_tree
 
 __all__ = ["disk_usage", "wipe"]
 
 
 def disk_usage(root: Path) -> int:
     """Bytes on disk under `root`, symlinks not followed, hard links counted once, at any
-    depth (one directory descriptor at a time: sandbox/files.py)."""
+    depth (one directory descriptor at a time: sandbox/trees.py)."""
     total, seen = 0, set()
 
     def visit(cursor: Cursor, entries: list[os.DirEntry[str]]) -> list[str]:
@@ -41,7 +41,7 @@ def disk_usage(root: Path) -> int:
 
 def wipe(path: Path) -> None:
     """Remove a directory a build left, whatever it holds: moved aside first, then deleted
-    (any depth, read-only modes, links and special files: sandbox/files.py)."""
+    (any depth, read-only modes, links and special files: sandbox/trees.py)."""
     if not os.path.lexists(path):
         return
     trash = path

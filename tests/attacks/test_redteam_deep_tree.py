@@ -22,7 +22,7 @@ from temporalio.client import Client
 from bot.core.commit_policy import WritePolicy
 from bot.git.scrub import remove_nested_repos
 from bot.sandbox.bwrap import sandbox_available
-from bot.sandbox.files import delete_tree
+from bot.sandbox.trees import delete_tree
 from tests.attacks.hostile_git import plain_git
 from tests.attacks.test_write_policy import committed, make_tree
 from tests.fakehub import FakeHub

@@ -24,7 +24,7 @@ from bot.agents.tools.box import Toolbox
 from bot.core.commit_policy import WritePolicy
 from bot.core.memory import Memory, MemoryWrite, Note
 from bot.sandbox.bwrap import sandbox_available
-from bot.sandbox.files import delete_tree
+from bot.sandbox.trees import delete_tree
 from tests.attacks.test_write_policy import committed, make_tree
 
 pytestmark = pytest.mark.skipif(
