@@ -45,9 +45,6 @@ def kind_of(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-# ---- one file ---------------------------------------------------------------------------------
-
-
 def read_regular(root: Path, relative: str, max_bytes: int) -> bytes:
     """The bytes of the regular file `relative` below `root`, at most `max_bytes`.
 

@@ -104,7 +104,10 @@ def delete_tree(path: Path) -> None:
     is deleted itself, never followed or opened; unwritable directories are made writable.
     Any depth: no recursion and no long paths."""
     path = Path(path)
-    parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
     try:
         delete_at(parent, path.name)
     finally:

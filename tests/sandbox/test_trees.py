@@ -51,6 +51,7 @@ def test_delete_tree_takes_a_link_or_a_file_itself_and_a_missing_path(tmp_path: 
 
     delete_tree(tmp_path / "link")
     delete_tree(tmp_path / "missing")
+    delete_tree(tmp_path / "missing" / "too")
 
     assert not os.path.lexists(tmp_path / "link")
     assert (tmp_path / "target" / "keep").read_text() == "keep"
