@@ -6,6 +6,8 @@ BotError
  ├── GitError           a git command failed or timed out
  │    └── RebaseConflict  a fetch-rebase stopped on conflicting files
  ├── SandboxError       a sandboxed command could not be started
+ ├── FileRefused        a file a sandbox wrote that the host will not open (special, link, size)
+ ├── PayloadTooLarge    an activity's input or result over the bound Temporal is given
  ├── ModelError         a Messages API call failed or returned something unusable
  ├── PlanInvalid        the planner twice returned no valid plan (agents/planner.py)
  ├── PathRefused        an agent tool named a path outside its worktree
@@ -51,6 +53,14 @@ class RebaseConflict(GitError):
 
 class SandboxError(BotError):
     pass
+
+
+class FileRefused(BotError):
+    """The message says what the file is ("is a FIFO, not a regular file"), never its path."""
+
+
+class PayloadTooLarge(BotError):
+    """The message names the activity and the field that holds most of the bytes."""
 
 
 class ModelError(BotError):

@@ -1,8 +1,13 @@
 """The tests activity: the test command (after the setup command) on the scratch head, in the
-sandbox, as one round of the run's reconcile loop."""
+sandbox, as one round of the run's reconcile loop.
+
+Whatever the repository's commands do, the outcome is a round: a command that fails, is
+killed, or whose sandbox could not even start (SandboxError) makes a failed round saying so.
+Only the machinery around it (the forge, the mirror, the worktree) can fail the activity."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +18,14 @@ from bot.activities.heartbeat import HEARTBEAT_SECONDS, heartbeating
 from bot.activities.inputs import TestInput
 from bot.activities.workspace import checked_out, workdir
 from bot.core.results import TestRound
+from bot.errors import GitError, SandboxError
 from bot.git.mirror import MirrorCache
+from bot.git.worktree import Worktree
 from bot.github.forge import Forge
 from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import CommandResult, run_sandboxed
+
+log = logging.getLogger(__name__)
 
 TEST_OUTPUT_TAIL = 8000
 
@@ -42,8 +51,7 @@ class SandboxedTests:
                     try:
                         result, output = await self._run(params, tree.path, limits)
                     finally:
-                        # Before any host git looks at the worktree again (only its removal).
-                        await tree.remove_nested_repos()
+                        await _scrub(tree)
         return TestRound(
             round=params.round,
             command=params.command,
@@ -59,12 +67,38 @@ class SandboxedTests:
     ) -> tuple[CommandResult, str]:
         """The command's result and output; a failing setup command is the round's result."""
         if params.setup_command:
-            setup = await run_sandboxed(params.setup_command, worktree, limits=limits)
+            setup = await sandboxed(params.setup_command, worktree, limits)
             if not setup.passed:
                 failed = f"setup command failed: {params.setup_command}\n{setup.output}"
                 return setup, failed
-        result = await run_sandboxed(params.command, worktree, limits=limits)
+        result = await sandboxed(params.command, worktree, limits)
         return result, result.output
 
     def activities(self) -> list[Any]:
         return [self.run_tests]
+
+
+async def _scrub(tree: Worktree) -> None:
+    """Before any host git looks at the worktree again. Only its removal comes, today, which
+    deletes the files before git runs in the mirror: a failure here fails no work."""
+    try:
+        await tree.remove_nested_repos()
+    except GitError:
+        log.exception("could not clear %s of nested repositories", tree.path)
+
+
+async def sandboxed(command: str, worktree: Path, limits: SandboxLimits) -> CommandResult:
+    """The command's result; a sandbox that could not start is a failed result saying so (a
+    retry of the whole round would meet the same sandbox)."""
+    try:
+        return await run_sandboxed(command, worktree, limits=limits)
+    except SandboxError as exc:
+        output = f"The sandbox could not run the command: {exc}"
+        return CommandResult(
+            command=command,
+            exit_code=None,
+            output=output,
+            timed_out=False,
+            truncated=False,
+            duration_s=0.0,
+        )

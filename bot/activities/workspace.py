@@ -3,17 +3,20 @@ private worktree of the scratch branch there, removed afterwards whatever happen
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import shutil
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from temporalio import activity
 
 from bot.core.remote import Remote
-from bot.errors import GitError
 from bot.git.mirror import MirrorCache
 from bot.git.worktree import Worktree, open_worktree, remove_worktree
+from bot.sandbox.trees import delete_tree
+
+log = logging.getLogger(__name__)
 
 
 def workdir(root: Path, run_id: str, name: str) -> Path:
@@ -30,6 +33,17 @@ async def checked_out(
     try:
         yield tree
     finally:
-        with contextlib.suppress(GitError):  # a failed tidy-up fails no work
-            await remove_worktree(cache, tree)
-        shutil.rmtree(path, ignore_errors=True)
+        await _tidy_up(cache, tree, path)
+
+
+async def _tidy_up(cache: MirrorCache, tree: Worktree, path: Path) -> None:
+    """Remove the worktree. A failed tidy-up fails no work, whatever it raises (the files are a
+    sandbox's): it is logged, and what is left stays under the run's work directory."""
+    try:
+        await remove_worktree(cache, tree)
+    except Exception:
+        log.exception("could not remove the worktree %s", path)
+    try:
+        await asyncio.to_thread(delete_tree, path)
+    except Exception:
+        log.exception("could not delete %s", path)

@@ -32,6 +32,8 @@ class AgentBudget:
 @dataclass(frozen=True)
 class ToolLimits:
     run_timeout_s: float = 600.0
+    # The editor runs in a thread, off the worker's event loop; this bounds the wait for it.
+    editor_timeout_s: float = 30.0
     run_output_bytes: int = 16_384
     max_input_chars: int = 512 * 1024  # one call's whole input, as JSON
     max_command_chars: int = 16_384  # Linux refuses one argument over 128 KiB anyway

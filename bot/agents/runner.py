@@ -38,6 +38,9 @@ from bot.git.worktree import Worktree
 from bot.render import commit
 
 MAX_CONFLICT_ROUNDS = 3
+# What an agent's result carries of the model's words (it travels in Temporal payloads).
+MAX_SUMMARY_CHARS = 8_000
+MAX_STOP_REASON_CHARS = 200
 
 
 class RunLink(MemoryPort, Protocol):
@@ -207,11 +210,15 @@ class _Session:
             usage=self.usage,
             commits=head,
             refused=reportable(refused),
-            summary=outcome.summary,
-            stop_reason=outcome.stop_reason,
+            summary=_capped(outcome.summary, MAX_SUMMARY_CHARS),
+            stop_reason=_capped(outcome.stop_reason, MAX_STOP_REASON_CHARS),
             attempt=task.attempt,
             branch=branch,
         )
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _commit_message(task: AgentTask, outcome: LoopOutcome, refused: list[Refusal]) -> str:

@@ -15,6 +15,7 @@ from bot.activities.agent import AgentActivities
 from bot.activities.github import ForgeActivities
 from bot.activities.land import LandActivities
 from bot.activities.model import ModelActivities
+from bot.activities.payloads import PayloadBound
 from bot.activities.repo import RepoActivities
 from bot.activities.temporal import TemporalActivities
 from bot.activities.tests import SandboxedTests
@@ -73,6 +74,7 @@ def build_run_worker(client: Client, task_queue: str, activities: Sequence[Any])
         workflows=[RunWorkflow],
         activities=list(activities),
         max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
+        interceptors=[PayloadBound()],  # no activity result over the payload bound
     )
 
 
@@ -86,4 +88,5 @@ def build_worker(
         activities=list(activities),
         max_concurrent_activities=max_concurrent,
         max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
+        interceptors=[PayloadBound()],  # no activity result over the payload bound
     )

@@ -5,10 +5,16 @@ bot/git/parse.py reads them). Added lines are attributed by `git blame` of the h
 lines by following each base line through the commits' patches to the commit that removed it.
 Counts come from the final diff itself, so the totals always equal
 `git diff --numstat base...head`.
+
+The work is bounded whatever the diff: files are attributed hunk by hunk (blame, traced
+removals) only while their hunks and lines fit MAX_DETAILED_HUNKS and MAX_DETAILED_LINES, in
+diff order; any other file gets one whole-file row (kind "large") whose counts still come from
+the diff. A change of 100,000 one-line hunks costs one row, not 100,000 blame ranges.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Literal
@@ -18,7 +24,10 @@ from pydantic import BaseModel
 from bot.core.diff import FileDiff, FileStatus, RawHunk
 from bot.core.plan import UNKNOWN_AGENT, role_rank
 
-HunkKind = Literal["lines", "binary", "submodule", "renamed", "mode", "empty"]
+HunkKind = Literal["lines", "binary", "submodule", "renamed", "mode", "empty", "large"]
+
+MAX_DETAILED_HUNKS = 2_000
+MAX_DETAILED_LINES = 20_000  # added plus removed
 
 
 class LineCount(BaseModel):
@@ -52,17 +61,29 @@ class Attribution(BaseModel):
 
 
 def follow_line(line: int, hunks: Iterable[RawHunk]) -> int | None:
-    """Where old line `line` sits after a -U0 patch of its file; None if the patch removes it."""
-    shift = 0
-    for hunk in hunks:
-        if hunk.old_count and hunk.old_start <= line < hunk.old_start + hunk.old_count:
-            return None
-        # "-a,0" inserts after line a; "-a,b" replaces lines a..a+b-1.
-        first_after = hunk.old_start + (hunk.old_count or 1)
-        if line < first_after:
-            break
-        shift += hunk.new_count - hunk.old_count
-    return line + shift
+    """Where old line `line` sits after a -U0 patch of its file; None if the patch removes it.
+    "-a,0" inserts after line a; "-a,b" replaces lines a..a+b-1."""
+    return _Patch(list(hunks)).follow(line)
+
+
+class _Patch:
+    """follow_line for one file's -U0 patch, by bisection: log(hunks) per line, so a patch of
+    100,000 hunks costs no more to pass a line through than a small one."""
+
+    def __init__(self, hunks: Sequence[RawHunk]) -> None:
+        self.hunks = sorted(hunks, key=lambda h: h.old_start)
+        self.first_after = [h.old_start + (h.old_count or 1) for h in self.hunks]
+        self.shift_before = [0]
+        for hunk in self.hunks:
+            self.shift_before.append(self.shift_before[-1] + hunk.new_count - hunk.old_count)
+
+    def follow(self, line: int) -> int | None:
+        at = bisect.bisect_right(self.first_after, line)  # hunks before `at` end before `line`
+        if at < len(self.hunks):
+            hunk = self.hunks[at]
+            if hunk.old_count and hunk.old_start <= line:
+                return None
+        return line + self.shift_before[at]
 
 
 def trace_removals(
@@ -76,11 +97,13 @@ def trace_removals(
     removed: dict[tuple[str, int], str] = {}
     for sha, files in history:
         by_old = {f.old_path: f for f in files if f.old_path is not None}
+        patches: dict[str, _Patch] = {}
         for base, (path, position) in list(alive.items()):
             change = by_old.get(path)
             if change is None:
                 continue
-            moved = follow_line(position, change.hunks)
+            patch = patches.get(path) or patches.setdefault(path, _Patch(change.hunks))
+            moved = patch.follow(position)
             if moved is None or change.new_path is None:
                 removed[base] = sha
                 del alive[base]
@@ -89,11 +112,32 @@ def trace_removals(
     return removed
 
 
+def detailed_files(
+    files: Sequence[FileDiff],
+    max_hunks: int = MAX_DETAILED_HUNKS,
+    max_lines: int = MAX_DETAILED_LINES,
+) -> list[FileDiff]:
+    """The text files attributed hunk by hunk: in diff order, while their hunks and their
+    lines fit what is left of the budgets (a large file is skipped, later ones still fit)."""
+    chosen: list[FileDiff] = []
+    for file in files:
+        if file.binary or file.submodule or not file.hunks:
+            continue
+        lines = file.added + file.removed
+        if len(file.hunks) <= max_hunks and lines <= max_lines:
+            chosen.append(file)
+            max_hunks -= len(file.hunks)
+            max_lines -= lines
+    return chosen
+
+
 def _kind(file: FileDiff) -> HunkKind:
     if file.submodule:
         return "submodule"
     if file.binary:
         return "binary"
+    if file.hunks:
+        return "large"
     if file.status == "renamed":
         return "renamed"
     return "mode" if file.mode_changed else "empty"
@@ -138,8 +182,9 @@ def _whole_file(
     history: Sequence[tuple[str, list[FileDiff]]],
     agents_by_commit: Mapping[str, str],
 ) -> Hunk:
-    """A file without blameable lines (binary, submodule, pure rename, mode change, empty): it
-    goes to the commits whose patches touched either of its names. A submodule's one
+    """A file without blameable lines (binary, submodule, pure rename, mode change, empty) or
+    past the budgets (large): it goes to the commits whose patches touched either of its
+    names, its counts to the agent of the last of them. A submodule's one
     "Subproject commit" line per side is counted (the diff's totals count it) for the agent of
     the last such commit, whose pointer is the one that stands."""
     names = {file.old_path, file.new_path} - {None}
@@ -180,12 +225,14 @@ def attribute(
     `git blame` over base..head. history: the first-parent -U0 patches of base..head, oldest
     first, as (sha, files). agents_by_commit: every commit of base..head → its
     Orchestrate-Agent role, oldest first. A line whose commit is not in agents_by_commit (or
-    is not found at all) counts as "unknown".
+    is not found at all) counts as "unknown". Only `detailed_files(files)` are attributed
+    line by line (blames need only cover those).
     """
-    removed_by = trace_removals(history, _base_lines(files))
+    detailed = {id(file) for file in detailed_files(files)}
+    removed_by = trace_removals(history, _base_lines(f for f in files if id(f) in detailed))
     hunks: list[Hunk] = []
     for file in files:
-        if file.binary or file.submodule or not file.hunks:
+        if id(file) not in detailed:
             hunks.append(_whole_file(file, history, agents_by_commit))
             continue
         blamed = blames.get(file.new_path or "", {})
@@ -203,7 +250,7 @@ def attribute(
     )
 
 
-def _base_lines(files: Sequence[FileDiff]) -> Iterator[tuple[str, int]]:
+def _base_lines(files: Iterable[FileDiff]) -> Iterator[tuple[str, int]]:
     """Every base line the diff removes, as (old path, line); gitlinks have none."""
     for file in files:
         if file.old_path is None or file.submodule:

@@ -4,8 +4,10 @@ Whatever wrote a change (the editor tool, or a sandboxed command that can write 
 worktree), the app commits only what `screen` accepts. Rules, for every staged entry:
 
 - The name: no control characters, line or bidi separators, or bytes that are not UTF-8;
-  nothing at or under `.git` (any case, HFS-ignorable characters, NTFS trailing dots and
-  `git~1`, as git's own `core.protectHFS`/`protectNTFS` treat them).
+  at most MAX_PATH_DEPTH components and MAX_PATH_BYTES bytes (deeper trees break tools:
+  recursive walks, PATH_MAX, checkouts on other systems); nothing at or under `.git` (any
+  case, HFS-ignorable characters, NTFS trailing dots and `git~1`, as git's own
+  `core.protectHFS`/`protectNTFS` treat them).
 - Denied globs (default `.github/workflows/**`) apply to the path, EVERY parent directory of
   it, and the directories the glob protects: an entry at `.github/workflows` or `.github` itself
   (a file, a symlink or a gitlink standing in for the directory) is denied too.
@@ -41,6 +43,8 @@ __all__ = [
     "DEFAULT_DENIED_WRITE_GLOBS",
     "DEFAULT_MAX_COMMIT_BYTES",
     "DEFAULT_MAX_FILE_BYTES",
+    "MAX_PATH_BYTES",
+    "MAX_PATH_DEPTH",
     "WORKFLOW_GLOBS",
     "Refusal",
     "StagedEntry",
@@ -72,6 +76,8 @@ def denied_globs(*, allow_workflow_edits: bool) -> tuple[str, ...]:
 GITLINK, SYMLINK, DELETED = "160000", "120000", "000000"
 REGULAR = ("100644", "100755")
 MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
+MAX_PATH_DEPTH = 48  # components of a path; real source trees stay far below
+MAX_PATH_BYTES = 1024  # of a path, as UTF-8
 MAX_TARGET_CHARS = 4095
 MAX_REPORTED = 50
 MAX_SHOWN_CHARS = 300
@@ -188,6 +194,10 @@ def path_refusal(path: str, policy: WritePolicy) -> str | None:
     parts = path.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "the name is not a plain relative path"
+    if len(parts) > MAX_PATH_DEPTH:
+        return f"the path is more than {MAX_PATH_DEPTH} levels deep"
+    if len(path.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+        return f"the path is longer than {MAX_PATH_BYTES} bytes"
     folded = [fold_name(part) for part in parts]
     if any(part in (".git", "git~1") for part in folded):
         return IN_GIT

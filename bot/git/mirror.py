@@ -17,7 +17,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from bot.core.remote import Remote
 from bot.errors import GitError
 from bot.git.env import BOT_IDENTITY, GitIdentity
 from bot.git.run import DEFAULT_TIMEOUT, GitResult, GitRunner, checked_rev
+from bot.sandbox.trees import delete_tree
 
 _LOCK_POLL_SECONDS = 0.02
 # Every remote branch, into refs/remotes/origin/. Not `clone --mirror`: its refs/*:refs/*
@@ -104,7 +104,8 @@ def _fresh_partial(mirror: Path) -> Path | None:
     if mirror.is_dir():
         return None
     partial = mirror.with_name(mirror.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)  # a crashed attempt's (we hold the lock)
+    with contextlib.suppress(OSError):  # a crashed attempt's (we hold the lock)
+        delete_tree(partial)
     partial.mkdir(parents=True)
     return partial
 
@@ -253,4 +254,5 @@ class MirrorCache:
         stale = mirror.with_name(f"{mirror.name}.stale-{uuid.uuid4().hex}")
         with contextlib.suppress(FileNotFoundError):  # another worker discarded it first
             mirror.rename(stale)
-        shutil.rmtree(stale, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            delete_tree(stale)

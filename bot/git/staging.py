@@ -6,16 +6,15 @@ The rules themselves are pure, in core/commit_policy.py; git/worktree.py puts th
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from bot.core.commit_policy import MAX_TARGET_CHARS, REGULAR, SYMLINK, StagedEntry
+from bot.errors import GitError
 from bot.git.parse import parse_batch, parse_batch_check, parse_ls_files_stage_z, parse_raw_diff_z
 from bot.git.run import GitResult
+from bot.sandbox.trees import remove_below
 
 __all__ = ["GitCall", "chunks", "remove_entries", "staged_entries"]
 
@@ -76,36 +75,18 @@ async def _blobs(git: GitCall, shas: Sequence[str]) -> dict[str, str]:
 
 def remove_entries(root: Path, paths: Sequence[str]) -> None:
     """Remove what stands at each worktree-relative path: a file or a symlink itself, or a
-    directory with its contents. Nothing is touched below a parent that is a symlink or not a
-    directory, so a refused path can never reach outside the worktree."""
+    directory with its contents (any depth). Nothing is touched below a parent that is a
+    symlink or not a directory, so a refused path can never reach outside the worktree."""
     for path in paths:
         parts = path.split("/")
         if any(part in ("", ".", "..") for part in parts):
             continue
-        entry = root.joinpath(*parts)
-        if _plain_parents(root, entry) and os.path.lexists(entry):
-            _remove(entry)
+        try:
+            remove_below(root, path)
+        except OSError as exc:
+            raise GitError(f"cannot remove a refused entry: {exc.strerror}") from exc
 
 
 def chunks(items: Sequence[str], size: int = _ARGS_PER_CALL) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _plain_parents(root: Path, entry: Path) -> bool:
-    current = root
-    for part in entry.relative_to(root).parts[:-1]:
-        current = current / part
-        try:
-            if not stat.S_ISDIR(os.lstat(current).st_mode):
-                return False
-        except OSError:
-            return False
-    return True
-
-
-def _remove(entry: Path) -> None:
-    if entry.is_dir() and not entry.is_symlink():
-        shutil.rmtree(entry, ignore_errors=True)
-    else:
-        entry.unlink(missing_ok=True)

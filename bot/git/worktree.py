@@ -16,13 +16,14 @@ from pathlib import Path
 
 from bot.core.commit_policy import IN_GIT, Refusal, WritePolicy, screen
 from bot.core.remote import Remote
-from bot.errors import GitError, RebaseConflict
+from bot.errors import FileRefused, GitError, RebaseConflict
 from bot.git import scrub
 from bot.git.mirror import MirrorCache
 from bot.git.parse import AGENT_TRAILER, TASK_TRAILER
 from bot.git.run import GitResult, GitRunner
-from bot.git.scrub import delete_tree
 from bot.git.staging import chunks, remove_entries, staged_entries
+from bot.sandbox.files import read_regular
+from bot.sandbox.trees import delete_tree
 
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _FORGED_TRAILER = re.compile(
@@ -32,6 +33,7 @@ _TASK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,199}")
 _FLOOR = WritePolicy(denied_globs=())
 _SCREEN_ROUNDS = 5
 _MARKER = re.compile(r"^(.*):\d+: leftover conflict marker$")
+_MAX_GIT_FILE_BYTES = 4096  # `gitdir: <path>`
 
 
 class Worktree:
@@ -251,10 +253,10 @@ class Worktree:
 
 
 def _read_git_file(path: Path) -> str:
-    dot_git = path / ".git"
+    # Read as any file a sandbox may have touched: never a link, a FIFO or a huge file.
     try:
-        return "" if dot_git.is_symlink() else dot_git.read_text()
-    except OSError:
+        return read_regular(path, ".git", _MAX_GIT_FILE_BYTES).decode("utf-8", "replace")
+    except (OSError, FileRefused):
         return ""
 
 

@@ -9,12 +9,19 @@ from bot.core.attribution import Attribution, Hunk
 from bot.render.markdown import inline
 
 SHORT_SHA = 7
+MAX_PATH_CHARS = 200  # of a path in a cell: rows stay short whatever the repository names
+UNAVAILABLE = (
+    "_The attribution of this change could not be computed; the diff is complete in the "
+    "Files tab._\n"
+)
 
 
 def _code(text: str) -> str:
     """A code span that survives any path: fence longer than its backtick runs, pipes escaped
     (GFM splits table cells before it parses code), control characters made visible."""
     text = text.encode("utf-8", "replace").decode("utf-8")
+    if len(text) > MAX_PATH_CHARS:
+        text = "…" + text[-(MAX_PATH_CHARS - 1) :]  # the end of a path says the most
     text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -41,6 +48,7 @@ def _lines_cell(hunk: Hunk, blob_url: Callable[[str, int], str] | None) -> str:
             "submodule": "(submodule)",
             "renamed": "(renamed)",
             "mode": "(mode changed)",
+            "large": "(too many changes to itemise)",
         }.get(hunk.kind, "(deleted)" if hunk.status == "deleted" else "(empty)")
     if hunk.new_count == 0:
         return "(deleted)"

@@ -97,7 +97,7 @@ def build_argv(
     limits: SandboxLimits,
     env: Mapping[str, str],
     ro_binds: Sequence[Path],
-    info_fd: int,
+    status_fd: int,
 ) -> list[str]:
     """prlimit (which sets the rlimits and execs bwrap) + bwrap + `/bin/sh -c command`."""
     bwrap, prlimit = shutil.which("bwrap"), shutil.which("prlimit")
@@ -122,10 +122,11 @@ def build_argv(
     args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", str(tree), "--clearenv"]
     for name, value in env.items():
         args += ["--setenv", name, value]
-    # Inside, stderr joins stdout at once, so the outer stderr pipe carries only what bwrap or
-    # prlimit say themselves: text there plus a failure status means the sandbox never started.
+    # bwrap's stderr is the output pipe too (bwrap's init, pid 1 inside, keeps it open, and
+    # sandboxed code can write to it): whether the sandbox started is read from the status
+    # pipe alone (sandbox/status.py), never from what was written to the output.
     launcher = 'exec /bin/sh -c "$1" 2>&1'
-    args += ["--info-fd", str(info_fd), "--", "/bin/sh", "-c", launcher, "sh", command]
+    args += ["--json-status-fd", str(status_fd), "--", "/bin/sh", "-c", launcher, "sh", command]
     return args
 
 

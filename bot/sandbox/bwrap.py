@@ -12,8 +12,14 @@ No secret of the worker is visible inside. The command's environment is empty pl
 whose names must not look like secrets. prlimit and bwrap themselves are started with
 `LAUNCHER_ENV` only (PATH), never the worker's environment: bwrap's own init is pid 1 inside and
 its environ and cmdline are readable there, and the launcher's exec left nothing else of the
-worker in its memory. Only the info pipe is passed on besides stdin (/dev/null), stdout and
-stderr; every other descriptor of the worker is closed.
+worker in its memory. Only bwrap's status pipe is passed on besides stdin (/dev/null) and one
+output pipe (stdout and stderr alike: bwrap's init keeps its stderr open inside the sandbox, so
+no separate channel may carry anything the app trusts); every other descriptor is closed.
+
+"The sandbox could not start" (SandboxError) is decided from bwrap's status pipe alone
+(sandbox/status.py): bwrap reports the command's exit there only when the sandbox was set up
+and the command executed. No sandboxed code can write that pipe, so none can pass a failing
+command off as a broken sandbox; output, which it can write, never decides anything.
 
 Limits (set through `prlimit`, which execs bwrap, so no preexec_fn runs in a threaded worker):
 wall time (the whole tree is killed: the sandbox's pid namespace dies with its init), RLIMIT_AS,
@@ -32,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import os
 import signal
 import subprocess
@@ -43,6 +48,7 @@ from pathlib import Path
 
 from bot.errors import SandboxError
 from bot.sandbox.argv import LAUNCHER_ENV, SandboxLimits, build_argv, probe_argv, sandbox_env
+from bot.sandbox.status import StatusPipe
 
 __all__ = ["CommandResult", "run_sandboxed", "sandbox_available"]
 
@@ -51,6 +57,7 @@ _DISK_POLL_S = 0.5
 FIRST = asyncio.FIRST_COMPLETED
 # After a kill, how long to wait for the kernel to tear the pid namespace down.
 _REAP_GRACE_S = 10.0
+_LAUNCHER_TEXT_CHARS = 2000
 _DEFAULT_LIMITS = SandboxLimits()
 
 
@@ -97,44 +104,43 @@ async def run_sandboxed(
     `ro_binds` are extra host paths shown read-only at their own path (e.g. a worktree's git
     directory when the command needs git); the caller chooses them, never the repository.
     """
-    info_r, info_w = os.pipe()  # bwrap writes the pid of the sandbox's init here
+    status_r, status_w = os.pipe()  # bwrap's status: its init's pid, the command's exit
     try:
-        argv = build_argv(command, worktree, limits, sandbox_env(env), ro_binds, info_w)
+        argv = build_argv(command, worktree, limits, sandbox_env(env), ro_binds, status_w)
         start = time.monotonic()
-        proc = await _launch(argv, info_w)
+        proc = await _launch(argv, status_w)
     except BaseException:
-        os.close(info_r)
+        os.close(status_r)
         raise
     finally:
-        os.close(info_w)
-    os.set_blocking(info_r, False)
+        os.close(status_w)
+    status = StatusPipe(status_r)
     try:
-        watched = await _watch(proc, info_r, worktree, limits)
+        watched = await _watch(proc, status, worktree, limits)
+        status.read()
     finally:
-        os.close(info_r)
-    return _result(command, proc.returncode, watched, time.monotonic() - start)
+        os.close(status_r)
+    return _result(command, proc.returncode, watched, status, time.monotonic() - start)
 
 
 @dataclass
 class _Watched:
-    """What a sandbox left: its capped output, what bwrap said, and why it was stopped."""
+    """What a sandbox left: its capped output, and why it was stopped."""
 
     output: _CappedOutput
-    launcher_errors: _CappedOutput
     timed_out: bool = False
     killed: str = ""  # why it was stopped early, other than the time limit
 
 
 async def _watch(
-    proc: asyncio.subprocess.Process, info_r: int, worktree: Path, limits: SandboxLimits
+    proc: asyncio.subprocess.Process, status: StatusPipe, worktree: Path, limits: SandboxLimits
 ) -> _Watched:
     """Drain the sandbox's output until it exits; kill the whole tree at the time limit, or
     when the disk of its worktree runs low. Nothing of it is left running on return."""
-    watched = _Watched(_CappedOutput(limits.output_bytes), _CappedOutput(8192))
-    assert proc.stdout is not None and proc.stderr is not None
+    watched = _Watched(_CappedOutput(limits.output_bytes))
+    assert proc.stdout is not None
     tasks = {
         asyncio.create_task(_drain(proc.stdout, watched.output)),
-        asyncio.create_task(_drain(proc.stderr, watched.launcher_errors)),
         waiter := asyncio.create_task(proc.wait()),
     }
     everything = asyncio.create_task(asyncio.wait(tasks))
@@ -145,7 +151,7 @@ async def _watch(
             if guard.done():
                 watched.killed = f"fewer than {limits.min_free_disk_mb} MiB were left on the disk"
             watched.timed_out = not watched.killed and not waiter.done()
-            await _kill_tree(proc, info_r)
+            await _kill_tree(proc, status)
         await asyncio.wait(tasks, timeout=_REAP_GRACE_S)
     finally:
         for watcher in (everything, guard):
@@ -162,13 +168,18 @@ async def _watch(
 
 
 def _result(
-    command: str, returncode: int | None, watched: _Watched, duration: float
+    command: str,
+    returncode: int | None,
+    watched: _Watched,
+    status: StatusPipe,
+    duration: float,
 ) -> CommandResult:
     stopped = watched.timed_out or bool(watched.killed)
     text, truncated = watched.output.text()
-    errors = watched.launcher_errors.text()[0].strip()
-    if errors and returncode != 0 and not stopped:
-        raise SandboxError(f"bwrap could not start the sandbox: {errors}")
+    if not status.command_started and not stopped:
+        # No sandboxed code ran: the output is bwrap's or prlimit's own.
+        said = text.strip()[-_LAUNCHER_TEXT_CHARS:] or "no message"
+        raise SandboxError(f"bwrap could not start the sandbox (exit {returncode}): {said}")
     if watched.killed:
         text += f"\n[killed: {watched.killed}]"
     return CommandResult(
@@ -182,16 +193,16 @@ def _result(
     )
 
 
-async def _launch(argv: list[str], info_fd: int) -> asyncio.subprocess.Process:
+async def _launch(argv: list[str], status_fd: int) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
             *argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # one pipe: no channel the sandbox cannot write
             env=dict(LAUNCHER_ENV),  # never the worker's: the sandbox can read bwrap's
-            close_fds=True,  # nothing of the worker's but the info pipe reaches bwrap
-            pass_fds=(info_fd,),
+            close_fds=True,  # nothing of the worker's but the status pipe reaches bwrap
+            pass_fds=(status_fd,),
             start_new_session=True,
         )
     except OSError as exc:
@@ -244,9 +255,10 @@ async def _drain(stream: asyncio.StreamReader, capture: _CappedOutput) -> None:
         capture.feed(chunk)
 
 
-async def _kill_tree(proc: asyncio.subprocess.Process, info_r: int) -> None:
+async def _kill_tree(proc: asyncio.subprocess.Process, status: StatusPipe) -> None:
     """Kill bwrap and wait until every process of its pid namespace is gone."""
-    pidfd = _open_sandbox_init(info_r)
+    status.read()
+    pidfd = _open_sandbox_init(status.child_pid)
     _kill_quietly(proc.pid)
     if pidfd is None:
         return
@@ -273,11 +285,12 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _open_sandbox_init(info_r: int) -> int | None:
+def _open_sandbox_init(pid: int | None) -> int | None:
+    if pid is None:
+        return None
     try:
-        info = json.loads(os.read(info_r, 65536))
-        return os.pidfd_open(int(info["child-pid"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        return os.pidfd_open(pid)
+    except OSError:
         return None
 
 

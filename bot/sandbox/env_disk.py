@@ -5,38 +5,43 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
-import subprocess
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from bot.errors import SandboxError
+from bot.sandbox.trees import Cursor, delete_tree, walk_tree
 
 __all__ = ["disk_usage", "wipe"]
 
 
 def disk_usage(root: Path) -> int:
-    """Bytes on disk under `root`, symlinks not followed, hard links counted once
-    (iterative: a build may leave arbitrarily deep trees)."""
-    total, seen, stack = 0, set(), [str(root)]
-    while stack:
-        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
-            for entry in entries:
+    """Bytes on disk under `root`, symlinks not followed, hard links counted once, at any
+    depth (one directory descriptor at a time: sandbox/trees.py)."""
+    total, seen = 0, set()
+
+    def visit(cursor: Cursor, entries: list[os.DirEntry[str]]) -> list[str]:
+        nonlocal total
+        subdirs = []
+        for entry in entries:
+            with contextlib.suppress(OSError):
                 info = entry.stat(follow_symlinks=False)
                 if info.st_nlink > 1 and (info.st_dev, info.st_ino) in seen:
                     continue
                 seen.add((info.st_dev, info.st_ino))
                 total += info.st_blocks * 512
                 if stat.S_ISDIR(info.st_mode):
-                    stack.append(entry.path)
+                    subdirs.append(entry.name)
+        return subdirs
+
+    with contextlib.suppress(OSError):
+        walk_tree(root, visit)
     return total
 
 
 def wipe(path: Path) -> None:
     """Remove a directory a build left, whatever it holds: moved aside first, then deleted
-    (made writable where needed; `rm -rf` for trees too deep for shutil)."""
+    (any depth, read-only modes, links and special files: sandbox/trees.py)."""
     if not os.path.lexists(path):
         return
     trash = path
@@ -44,16 +49,6 @@ def wipe(path: Path) -> None:
         trash = path.with_name(f".trash-{path.name}-{uuid.uuid4().hex[:8]}")
         os.rename(path, trash)
     try:
-        shutil.rmtree(trash, onerror=_make_writable_and_retry)
-    except (OSError, RecursionError):
-        subprocess.run(["chmod", "-R", "u+rwX", "--", str(trash)], check=False, timeout=600)
-        subprocess.run(
-            ["rm", "-rf", "--one-file-system", "--", str(trash)], check=False, timeout=600
-        )
-    if os.path.lexists(trash):
-        raise SandboxError(f"could not remove the old environment directory {trash}")
-
-
-def _make_writable_and_retry(function: Callable[[str], object], name: str, _info: object) -> None:
-    os.chmod(os.path.dirname(name), 0o700)
-    function(name)
+        delete_tree(trash)
+    except OSError as exc:
+        raise SandboxError(f"could not remove the old environment directory {trash}") from exc

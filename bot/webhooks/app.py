@@ -1,7 +1,11 @@
-"""The starlette app: `POST /webhooks`, `GET /healthz`, `GET /metrics` and a setup page."""
+"""The starlette app: `POST /webhooks`, `GET /healthz`, `GET /metrics` and a setup page.
+
+The CPU work of a delivery (the signature over up to 25 MB, the JSON, a comment's Markdown)
+runs in threads: no payload holds up the event loop that answers every other request."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 
@@ -13,6 +17,7 @@ from starlette.routing import Route
 from bot.render.messages import setup_page
 from bot.webhooks.commands import default_router
 from bot.webhooks.core import (
+    Event,
     Outcome,
     Router,
     WebhookRejected,
@@ -62,13 +67,16 @@ class WebhookEndpoint:
 
     async def _handle(self, request: Request) -> Outcome:
         body = await read_limited_body(request)
+        event = await asyncio.to_thread(self._verified_event, request, body)
+        return await self.router.dispatch(event, self.starter)
+
+    def _verified_event(self, request: Request, body: bytes) -> Event:
         verify_signature(self.secret, body, request.headers.get("x-hub-signature-256"))
-        event = parse_event(
+        return parse_event(
             request.headers.get("x-github-event"),
             request.headers.get("x-github-delivery"),
             body,
         )
-        return await self.router.dispatch(event, self.starter)
 
 
 def create_app(

@@ -1,9 +1,11 @@
 """The comment routes: a `/orchestrate` command in an issue comment or a review comment becomes
 a CommandRequest (after the payload's self-consistency checks) and starts its command workflow.
-Pure but for the starter it is given."""
+Pure but for the starter it is given; the Markdown parse (up to seconds on a hostile comment)
+runs in a thread, so one comment never holds up the server's other requests."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bot.core.commands import Command, parse_command
@@ -74,7 +76,7 @@ comment_router = Router()
 
 
 async def _start(event: Event, starter: WorkflowStarter, kind: CommentKind) -> Outcome:
-    request = command_request(event, kind)
+    request = await asyncio.to_thread(command_request, event, kind)
     if isinstance(request, Outcome):
         return request
     workflow_id = await starter.start_command(request)

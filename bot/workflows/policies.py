@@ -27,6 +27,8 @@ from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from bot.activities.boundary import application_error
+    from bot.activities.payloads import payload_problem
     from bot.core.repo_config import RepoConfig
 
 A = TypeVar("A")
@@ -145,7 +147,12 @@ def tests(config: RepoConfig) -> Options:
 
 
 async def call(options: Options, activity: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
-    """Run an activity method with `options` (workflow code)."""
+    """Run an activity method with `options` (workflow code). An input over the payload bound
+    (activities/payloads.py) fails the run with a clear error instead of stalling it."""
+    name = getattr(activity, "__name__", "an activity")
+    problem = payload_problem(arg, workflow.payload_converter(), f"the input of {name}")
+    if problem is not None:
+        raise application_error(problem)
     return await workflow.execute_activity_method(
         activity,
         arg,

@@ -5,15 +5,32 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from bot.activities.repo import attribute_range
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from bot.activities.inputs import AttributeInput, TargetInput
+from bot.activities.repo import (
+    CONFIG_MAX_BYTES,
+    README_HEAD_LINES,
+    SUMMARY_LINE_CHARS,
+    SUMMARY_MAX_CHARS,
+    SUMMARY_MAX_FILES,
+    RepoActivities,
+    attribute_range,
+)
+from bot.app.local_forge import LocalForge
 from bot.core.attribution import (
     Hunk,
     LineCount,
 )
+from bot.core.targets import CommentKind, RepoRef, Target
 from bot.git.history import diff_hunks, diff_numstat
+from bot.git.mirror import MirrorCache
 from bot.git.parse import (
     parse_numstat,
 )
+from bot.render.attribution import UNAVAILABLE
+from tests.attacks.hostile_git import plain_git
 from tests.git.helpers import SHA_A, SHA_B, SHA_C, History
 
 
@@ -124,3 +141,101 @@ async def test_attribute_range_survives_gitlinks_and_binary_files(tmp_path: Path
     numstat = parse_numstat(await diff_numstat(h.repo, "main", "orchestrate/2-x"))
     assert result.total_added == sum(a or 0 for a, _, _ in numstat) == 3
     assert result.total_removed == sum(r or 0 for _, r, _ in numstat) == 2
+
+
+# ---- bounds on what repository content can make the activities return ------------------------
+
+TARGET = Target(
+    installation_id=1,
+    repo=RepoRef(id=1, owner="o", name="r"),
+    issue_number=1,
+    comment_kind=CommentKind.ISSUE,
+    comment_id=1,
+)
+
+
+def local_repo(tmp_path: Path, files: dict[str, str]) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    plain_git(repo, "init", "-q", "-b", "main")
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    plain_git(repo, "add", "-A")
+    plain_git(repo, "commit", "-qm", "base")
+    return repo
+
+
+def repo_activities(tmp_path: Path, repo: Path) -> RepoActivities:
+    return RepoActivities(LocalForge(repo), MirrorCache(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize(
+    "readme",
+    [
+        "# tiny " + "x" * 3_000_000 + "\n",  # one 3 MB line
+        ("y" * 10_000 + "\n") * 5_000,  # 5,000 long lines
+        "\n" * 2_000_000,  # two million empty lines
+    ],
+    ids=["one huge line", "many long lines", "many lines"],
+)
+async def test_the_repository_summary_is_bounded_whatever_the_readme(
+    tmp_path: Path, readme: str
+) -> None:
+    """However the README is shaped, the summary keeps at most its first lines, each cut, and
+    the whole stays within its limit."""
+    repo = local_repo(tmp_path, {"README.md": readme, "a.py": "x = 1\n"})
+
+    context = await ActivityEnvironment().run(
+        repo_activities(tmp_path, repo).run_context, TargetInput(target=TARGET)
+    )
+
+    summary = context.repo_summary
+    assert len(summary) <= SUMMARY_MAX_CHARS
+    assert summary.startswith("Files:\nREADME.md\na.py\n\nREADME.md (start):\n")
+    shown = summary.split("(start):\n", 1)[1].split("\n")
+    assert len(shown) <= README_HEAD_LINES
+    assert all(len(line) <= SUMMARY_LINE_CHARS + 4 for line in shown)
+
+
+async def test_many_long_file_names_are_listed_within_bounds(tmp_path: Path) -> None:
+    """Thousands of files with long names: the first names, each cut, and a note that there
+    are more."""
+    names = {f"{'n' * 240}/{index:05}{'m' * 240}.txt": "" for index in range(2_000)}
+    repo = local_repo(tmp_path, names)
+
+    context = await ActivityEnvironment().run(
+        repo_activities(tmp_path, repo).run_context, TargetInput(target=TARGET)
+    )
+
+    lines = context.repo_summary.split("\n")
+    assert lines[-1] == "… and more files" and 50 < len(lines) < 2 + SUMMARY_MAX_FILES
+    assert all(len(line) <= SUMMARY_LINE_CHARS + 4 for line in lines)
+    assert len(context.repo_summary) <= SUMMARY_MAX_CHARS
+
+
+async def test_an_oversized_config_is_a_config_error(tmp_path: Path) -> None:
+    """A settings file over its size limit is reported as a config problem, not parsed."""
+    big = "# padding\n" * 10_000 + "max_rounds: 1\n"
+    repo = local_repo(tmp_path, {".github/orchestrate.yml": big})
+
+    context = await ActivityEnvironment().run(
+        repo_activities(tmp_path, repo).run_context, TargetInput(target=TARGET)
+    )
+
+    assert context.config is None
+    assert (
+        context.config_error == f".github/orchestrate.yml is larger than {CONFIG_MAX_BYTES} bytes"
+    )
+
+
+async def test_an_attribution_that_fails_is_a_note_not_an_error(tmp_path: Path) -> None:
+    """Attribution over what agents wrote fails (here: a base the repository does not have):
+    the activity answers with a note for the pull request instead of failing the run."""
+    repo = local_repo(tmp_path, {"a.py": "x = 1\n"})
+    plain_git(repo, "branch", "orchestrate/1-x")
+    attribute = AttributeInput(target=TARGET, branch="orchestrate/1-x", base_sha="f" * 40)
+
+    result = await ActivityEnvironment().run(repo_activities(tmp_path, repo).attribute, attribute)
+
+    assert result.table == UNAVAILABLE

@@ -56,6 +56,8 @@ TARGET_OUT = "symlink target outside the repository"
 LOOP_OR_OUT = "symlink target outside the repository (or a loop)"
 NOT_PLAIN = "symlink target is not a plain relative path"
 CONTROL = "control or separator characters in the name"
+TOO_DEEP = "the path is more than 48 levels deep"
+TOO_LONG = "the path is longer than 1024 bytes"
 
 CASES: list[tuple[str, StagedEntry, WritePolicy, dict[str, str], str | None]] = [
     ("plain source file", file("src/app.py"), DEFAULT, NO_LINKS, None),
@@ -188,6 +190,18 @@ CASES: list[tuple[str, StagedEntry, WritePolicy, dict[str, str], str | None]] = 
     ("denied directory, case", file("docs/Private/key.pem"), DIRS, NO_LINKS, DENIED),
     ("allowed only exactly", file("src/a.py"), DIRS, NO_LINKS, None),
     ("beside an allowed glob", file("src/a.pyc"), DIRS, NO_LINKS, OUTSIDE),
+    ("48 levels deep", file("/".join(["d"] * 47 + ["f"])), DEFAULT, NO_LINKS, None),
+    ("1,200 levels deep", file("/".join(["d"] * 1200) + "/leaf.txt"), DEFAULT, NO_LINKS, TOO_DEEP),
+    ("49 levels deep", file("/".join(["d"] * 48 + ["f"])), DEFAULT, NO_LINKS, TOO_DEEP),
+    ("1,024 bytes", file("a/" + "é" * 511), DEFAULT, NO_LINKS, None),
+    ("1,025 bytes", file("a/" + "é" * 511 + "x"), DEFAULT, NO_LINKS, TOO_LONG),
+    (
+        "link into a deep tree",
+        link("l", "/".join(["d"] * 60)),
+        DEFAULT,
+        NO_LINKS,
+        "symlink target: " + TOO_DEEP,
+    ),
 ]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -165,3 +168,46 @@ async def test_metrics_count_answers_by_status(client: httpx.AsyncClient) -> Non
     text = (await client.get("/metrics")).text
     assert 'orchestrate_webhooks_total{status="202"} 1' in text
     assert 'orchestrate_webhooks_total{status="401"} 1' in text
+
+
+# A comment that costs the CommonMark parser about a second (nested link openers).
+HOSTILE_MARKDOWN = "/orchestrate " + "[" * 60_000
+
+
+async def test_a_slow_comment_does_not_hold_up_other_requests(
+    client: httpx.AsyncClient, starter: RecordingStarter
+) -> None:
+    """While a hostile comment's Markdown is parsed, the server keeps answering: the event
+    loop never stands still (a ticker shows it), /healthz and a ping answer at once, and the
+    comment still gets its usual answer."""
+    body = _command(HOSTILE_MARKDOWN)
+    ping = json.dumps(example("ping")).encode()
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.01)
+
+    ticking = asyncio.create_task(ticker())
+    started = time.monotonic()
+    hostile = asyncio.create_task(
+        client.post(
+            "/webhooks", content=body, headers=webhook_headers("issue_comment", body, SECRET)
+        )
+    )
+    await asyncio.sleep(0.1)
+    health = await client.get("/healthz")
+    pong = await client.post(
+        "/webhooks", content=ping, headers=webhook_headers("ping", ping, SECRET)
+    )
+    answered = time.monotonic() - started
+    response = await hostile
+    took = time.monotonic() - started
+    ticking.cancel()
+
+    assert took > 0.5, "the comment is not slow enough to show anything"
+    assert answered < took and health.status_code == 200 and pong.status_code == 200
+    assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.25
+    assert response.status_code == 202
+    assert [request.command.kind for request in starter.started] == ["too_long"]

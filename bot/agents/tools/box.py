@@ -4,11 +4,14 @@ Every failure a tool call can meet (a refused path, a bad argument, an input ove
 limit, a refused or failed memory write, an unknown tool) comes back as a `ToolOutcome` with
 `is_error=True` and a short message for the model: the loop never sees an exception from a
 tool, and the model never sees a traceback. Sizes are checked before anything is sent, run or
-written (`ToolLimits`); a command never runs past the time its agent has left.
+written (`ToolLimits`); a command never runs past the time its agent has left. The editor's
+file work runs in a thread, so nothing it meets in the worktree can stop the worker's event
+loop, and its answer is awaited for a bounded time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,7 +104,7 @@ class Toolbox:
         self, name: str, tool_input: dict[str, Any], agent: str, time_left: float | None
     ) -> ToolOutcome:
         if name == EDITOR_TOOL:
-            return ToolOutcome(self.editor.run(tool_input))
+            return ToolOutcome(await self._edit(tool_input, time_left))
         if name == SEARCH_TOOL:
             return ToolOutcome(await search(self.worktree, tool_input))
         if name == RUN_TOOL:
@@ -113,6 +116,18 @@ class Toolbox:
             return await memory_tool(self.memory, tool_input, agent)
         known = ", ".join(TOOL_NAMES)
         raise ToolError(f"Unknown tool `{name[:100]}`. The tools are: {known}.")
+
+    async def _edit(self, tool_input: dict[str, Any], time_left: float | None) -> str:
+        """The editor's call, in a thread, within the editor's limit and the agent's time."""
+        timeout = self.limits.editor_timeout_s
+        if time_left is not None:
+            if time_left <= 0:
+                raise ToolError("Not run: the agent's time budget is used up.")
+            timeout = min(timeout, time_left)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.editor.run, tool_input), timeout)
+        except TimeoutError:
+            raise ToolError(f"The editor did not finish within {round(timeout, 1):g} s.") from None
 
     def _check_sizes(self, name: str, tool_input: dict[str, Any]) -> None:
         """Refuse an input over its limits before any of it is used."""

@@ -1,6 +1,9 @@
 """The agents' text editor tool (Anthropic's `text_editor_20250728`), confined to the worktree
 by the path rules of agents/tools/paths.py.
 
+Files are read and written only through sandbox/files.py: the worktree is a sandbox's, so what
+stands at a path may be a FIFO (opening it would block forever), a socket, a link or a huge
+file. Only regular files are read or replaced; nothing here can block on a special file.
 Error text is read by the model: short, and it names the path as the model wrote it.
 """
 
@@ -14,7 +17,8 @@ from typing import Any
 
 from bot.agents.tools.paths import resolve_in_worktree
 from bot.core.commit_policy import DEFAULT_DENIED_WRITE_GLOBS
-from bot.errors import PathRefused, ToolError
+from bot.errors import FileRefused, PathRefused, ToolError
+from bot.sandbox.files import read_regular, write_regular
 
 __all__ = ["TextEditor"]
 
@@ -106,7 +110,7 @@ class TextEditor:
             if view_range is not None:
                 raise ToolError("The `view_range` parameter is not allowed for a directory.")
             return self._listing(path, target)
-        lines = _read_text(path, target).split("\n")
+        lines = self._read_text(path, target).split("\n")
         if lines[-1] == "" and len(lines) > 1:
             lines.pop()
         first, last = 1, len(lines)
@@ -145,17 +149,13 @@ class TextEditor:
         )
 
     def _create(self, path: str, target: Path, text: str) -> str:
-        if target.is_dir():
-            raise ToolError(f"{path} is a directory; create needs a file path.")
-        existed = target.exists()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self._write(path, target, text)
+        existed = self._write(path, target, text, make_parents=True)
         return f"File {'overwritten' if existed else 'created'} successfully at: {path}"
 
     def _str_replace(self, path: str, target: Path, old: str, new: str) -> str:
         if not old:
             raise ToolError("Parameter `old_str` must not be empty.")
-        original = _read_text(path, target)
+        original = self._read_text(path, target)
         text, crlf = _to_lf(original)
         if crlf:
             old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
@@ -177,7 +177,7 @@ class TextEditor:
         return self._edited(path, updated, first, first + new.count("\n"))
 
     def _insert(self, path: str, target: Path, line: int, insert: str) -> str:
-        text, crlf = _to_lf(_read_text(path, target))
+        text, crlf = _to_lf(self._read_text(path, target))
         lines = text.split("\n")
         if lines[-1] == "":
             lines.pop()
@@ -202,12 +202,46 @@ class TextEditor:
             "expected. Edit the file again if necessary."
         )
 
-    def _write(self, path: str, target: Path, text: str) -> None:
+    def _read_text(self, path: str, target: Path) -> str:
+        relative = target.relative_to(self.worktree).as_posix()
         try:
-            target.write_text(text, encoding="utf-8", newline="")
+            data = read_regular(self.worktree, relative, _MAX_FILE_BYTES)
+        except FileNotFoundError as exc:
+            raise ToolError(f"The path {path} does not exist.") from exc
+        except IsADirectoryError as exc:
+            raise ToolError(
+                f"The path {path} is a directory; only `view` works on directories."
+            ) from exc
+        except FileRefused as exc:
+            raise ToolError(f"{path} {exc}.") from exc
+        except OSError as exc:
+            raise ToolError(f"Could not read {path}: {exc.strerror}") from exc
+        if b"\0" in data:
+            raise ToolError(f"{path} looks like a binary file.")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ToolError(f"{path} is not UTF-8 text.") from exc
+
+    def _write(self, path: str, target: Path, text: str, *, make_parents: bool = False) -> bool:
+        """Replace the file with `text`; whether it existed before."""
+        relative = target.relative_to(self.worktree).as_posix()
+        if relative == ".":
+            raise ToolError(f"{path} is a directory; create needs a file path.")
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ToolError("The text is not valid Unicode (a lone surrogate).") from exc
+        try:
+            existed = write_regular(self.worktree, relative, data, make_parents=make_parents)
+        except IsADirectoryError as exc:
+            raise ToolError(f"{path} is a directory; create needs a file path.") from exc
+        except FileRefused as exc:
+            raise ToolError(f"{path} {exc}: not written.") from exc
         except OSError as exc:
             raise ToolError(f"Could not write {path}: {exc.strerror}") from exc
-        self.written.add(target.relative_to(self.worktree).as_posix())
+        self.written.add(relative)
+        return existed
 
 
 def _required(tool_input: dict[str, Any], key: str, kind: type[Any], command: str) -> Any:
@@ -243,25 +277,6 @@ def _check_range(view_range: object, n_lines: int) -> tuple[int, int]:
             f"-1 or between {first} and the number of lines in the file ({n_lines})."
         )
     return first, last
-
-
-def _read_text(path: str, target: Path) -> str:
-    if not target.exists():
-        raise ToolError(f"The path {path} does not exist.")
-    if target.is_dir():
-        raise ToolError(f"The path {path} is a directory; only `view` works on directories.")
-    try:
-        if target.stat().st_size > _MAX_FILE_BYTES:
-            raise ToolError(f"{path} is larger than {_MAX_FILE_BYTES} bytes.")
-        data = target.read_bytes()
-    except OSError as exc:
-        raise ToolError(f"Could not read {path}: {exc.strerror}") from exc
-    if b"\0" in data:
-        raise ToolError(f"{path} looks like a binary file.")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ToolError(f"{path} is not UTF-8 text.") from exc
 
 
 def _number(lines: Sequence[str], first: int) -> str:

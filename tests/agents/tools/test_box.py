@@ -3,6 +3,8 @@ sent or is written, and a command never runs past the time its agent has left.""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import subprocess
 import time
@@ -13,6 +15,7 @@ import pytest
 
 from bot.agents.limits import ToolLimits
 from bot.agents.tools.box import Toolbox
+from bot.agents.tools.editor import TextEditor
 from bot.core.memory import Memory, MemoryWrite, Note
 from bot.errors import MemoryRefused
 from bot.sandbox.bwrap import sandbox_available
@@ -159,3 +162,48 @@ async def test_no_command_starts_without_time_left(worktree: Path) -> None:
 
     assert (result.is_error, result.text) == (True, "Not run: the agent's time budget is used up.")
     assert not (worktree / "ran").exists()
+
+
+class StuckEditor(TextEditor):
+    """An editor whose file system answers late (as a blocking open would): `run` sleeps."""
+
+    def run(self, tool_input: dict[str, Any]) -> str:
+        time.sleep(1.5)
+        return "late"
+
+
+async def test_the_editor_runs_off_the_event_loop_within_a_bounded_time(worktree: Path) -> None:
+    """A blocking editor call neither stops the event loop (a ticker keeps ticking) nor holds
+    the agent past its limit: it comes back as a tool error after `editor_timeout_s`."""
+    toolbox = Toolbox(worktree, RecordingMemory(), limits=ToolLimits(editor_timeout_s=0.5))
+    toolbox.editor = StuckEditor(worktree)
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.02)
+
+    ticking = asyncio.create_task(ticker())
+    started = time.monotonic()
+    outcome = await toolbox.call(EDITOR, {"command": "view", "path": "app.py"}, agent="implement")
+    elapsed = time.monotonic() - started
+    ticking.cancel()
+
+    assert outcome.is_error and outcome.text == "The editor did not finish within 0.5 s."
+    assert elapsed < 1.0
+    assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.3
+
+
+async def test_the_editor_gets_no_more_than_the_agents_time_left(worktree: Path) -> None:
+    """With less time left than the editor's limit, the agent's time bounds the wait; with
+    none left, the editor does not run."""
+    toolbox = Toolbox(worktree, RecordingMemory())
+    toolbox.editor = StuckEditor(worktree)
+    view = {"command": "view", "path": "app.py"}
+
+    late = await toolbox.call(EDITOR, view, agent="implement", time_left=0.2)
+    spent = await toolbox.call(EDITOR, view, agent="implement", time_left=0)
+
+    assert late.text == "The editor did not finish within 0.2 s."
+    assert spent.text == "Not run: the agent's time budget is used up."

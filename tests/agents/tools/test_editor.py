@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,43 @@ def test_tool_param_names_the_tool_version(tree: Path) -> None:
         "name": "str_replace_based_edit_tool",
         "max_characters": 5000,
     }
+
+
+@pytest.mark.parametrize("command", ["view", "create", "str_replace", "insert"])
+def test_special_files_are_refused_without_being_opened(tree: Path, command: str) -> None:
+    """A FIFO (opening it would block), a socket, and a FIFO reached through a link are refused
+    by every command, saying what they are; they are left as they were."""
+    os.mkfifo(tree / "pkg" / "trap")
+    (tree / "pkg" / "trap_link").symlink_to("trap")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tree / "pkg" / "sock"))
+        for name, kind in [("trap", "a FIFO"), ("trap_link", "a FIFO"), ("sock", "a socket")]:
+            call = {"command": command, "path": f"pkg/{name}", "file_text": "y",
+                    "old_str": "x", "new_str": "y", "insert_line": 0, "insert_text": "y"}  # fmt: skip
+            with pytest.raises(ToolError, match=f"pkg/{name} is {kind}, not a regular file"):
+                TextEditor(tree).run(call)
+    assert (tree / "pkg" / "trap").is_fifo() and (tree / "pkg" / "sock").is_socket()
+
+
+def test_a_write_replaces_the_file_never_writing_through_a_hard_link(tree: Path) -> None:
+    """An edit makes a new file under the name (its mode kept): a hard link to the old one,
+    here standing for any other name of it, keeps the old content."""
+    target = tree / "pkg" / "mod.py"
+    target.chmod(0o755)
+    os.link(target, tree / "other_name.py")
+    editor = TextEditor(tree)
+
+    editor.run(
+        {"command": "str_replace", "path": "pkg/mod.py", "old_str": "a = 1", "new_str": "a = 9"}
+    )
+
+    assert target.read_text().startswith("a = 9\n") and target.stat().st_mode & 0o777 == 0o755
+    assert (tree / "other_name.py").read_text().startswith("a = 1\n")
+    assert sorted(p.name for p in (tree / "pkg").iterdir()) == ["mod.py", "sub"]  # no temp left
+
+
+def test_a_file_over_the_size_limit_is_refused(tree: Path) -> None:
+    """A file over the editor's limit is not read."""
+    (tree / "big.txt").write_bytes(b"a" * (4 * 1024 * 1024 + 1))
+    with pytest.raises(ToolError, match=r"big\.txt is larger than 4194304 bytes"):
+        view(TextEditor(tree), "big.txt")
