@@ -28,6 +28,7 @@ from bot.git.mirror import MirrorCache
 from bot.git.refs import push
 from bot.git.worktree import Worktree
 from bot.render import commit
+from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 
 MAX_CONFLICT_ROUNDS = 3
 
@@ -58,7 +59,10 @@ class AgentRunner:
     link: RunLink
     heartbeat: Callable[[int], None] = lambda turn: None
 
-    async def run(self, task: AgentTask, tree: Worktree) -> AgentResult:
+    async def run(
+        self, task: AgentTask, tree: Worktree, environment: SandboxEnvironment = NO_ENVIRONMENT
+    ) -> AgentResult:
+        """`environment`: the repository's, for the agent's `run` commands (read-only)."""
         policy = write_policy(task.config, task.role)
         spec = AgentSpec(
             role=task.role,
@@ -67,7 +71,8 @@ class AgentRunner:
             subtask=task.plan.subtask(task.role),
             feedback=task.feedback,
         )
-        session = _Session(self, task, Toolbox(tree.path, self.link, policy=policy))
+        toolbox = Toolbox(tree.path, self.link, policy=policy, environment=environment)
+        session = _Session(self, task, toolbox)
         outcome = await session.loop(spec)
         # The agent's `run` commands wrote here: stage_screened removes (and reports) nested
         # repositories first, and every later host git command removes any again.

@@ -58,11 +58,23 @@ PLAN = Options(timedelta(minutes=5), _MODEL_RETRY)
 WARM_CACHE = Options(timedelta(minutes=2), _MODEL_RETRY)
 
 
-def agent(config: RepoConfig) -> Options:
-    """One agent: as long as its time budget (and a margin), one retry, heartbeats (a cancel
-    reaches it through them), and a cancel waits until it stopped (it pushes nothing after)."""
+def environment(config: RepoConfig) -> Options:
+    """The repository's environment: as long as its setup may take (and a margin), with
+    heartbeats (a lost worker is noticed, a cancel reaches it). A failing setup is a result;
+    only the machinery fails, and is tried again once."""
     return Options(
-        timedelta(minutes=config.budget.agent_minutes + 5),
+        timedelta(minutes=config.setup_timeout_minutes + 5),
+        RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=2),
+        heartbeat=timedelta(seconds=60),
+    )
+
+
+def agent(config: RepoConfig) -> Options:
+    """One agent: as long as its time budget (and a margin, and the time to build the
+    environment on a worker that lacks it), one retry, heartbeats (a cancel reaches it
+    through them), and a cancel waits until it stopped (it pushes nothing after)."""
+    return Options(
+        timedelta(minutes=config.budget.agent_minutes + config.setup_timeout_minutes + 5),
         RetryPolicy(maximum_attempts=2),
         heartbeat=timedelta(seconds=60),
         cancellation=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -70,11 +82,12 @@ def agent(config: RepoConfig) -> Options:
 
 
 def tests(config: RepoConfig) -> Options:
-    """One round of sandboxed tests: as long as the test timeout (and a margin for the worktree
-    and the setup command). A failing test is a result, not an error: only the machinery fails,
-    and a long run is not repeated many times."""
+    """One round of sandboxed tests: as long as the test timeout and the environment's setup
+    (the head's manifests may have changed), and a margin for the worktree. A failing test is
+    a result, not an error: only the machinery fails, and a long run is not repeated many
+    times."""
     return Options(
-        timedelta(minutes=config.test_timeout_minutes + 10),
+        timedelta(minutes=config.test_timeout_minutes + config.setup_timeout_minutes + 10),
         RetryPolicy(
             initial_interval=timedelta(seconds=5),
             maximum_interval=timedelta(seconds=60),

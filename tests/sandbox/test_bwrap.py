@@ -146,7 +146,7 @@ async def test_python_inside_is_the_base_interpreter_without_packages(worktree: 
     packages, its directory) nor the base installation's own site-packages are visible."""
     command = (
         "python -c 'import sys; print(sys.prefix)'; "
-        "for m in githubkit temporalio pytest; do python -c \"import $m\" 2>&1 | tail -1; done; "
+        'for m in githubkit temporalio pytest; do python -c "import $m" 2>&1 | tail -1; done; '
         f"ls {sys.prefix} 2>&1 | wc -l; ls {base_site_packages()[0]} | wc -l; "
         f"touch {base_site_packages()[0]}/x.pth 2>&1 | wc -l"
     )
