@@ -13,6 +13,7 @@ run (or the test round fails) and says why.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -44,7 +45,9 @@ from bot.sandbox.worker_tools import worker_tools
 __all__ = ["EnvironmentActivities", "EnvironmentOptions", "Environments", "Prepared"]
 
 OUTPUT_TAIL_CHARS = 6000
+MAX_EGRESS_LINES = 50
 HEARTBEAT_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -172,12 +175,23 @@ class Environments:
                     ca_bundle=options.ca_bundle,
                 )
             )
+        egress = list(outcome.egress[:MAX_EGRESS_LINES])
+        verdict = "built" if outcome.passed else "failed"
+        log.info(
+            "environment %s of %s %s in %.1f s (%s); egress: %s",
+            defined.key[:12],
+            remote.scope,
+            verdict,
+            outcome.duration_s,
+            defined.plan.description,
+            "; ".join(egress) or "none",
+        )
         if not outcome.passed:
             why = "timed out" if outcome.timed_out else "failed"
             report = _report(EnvironmentStatus.FAILED, defined, revision, time.monotonic())
             return report.model_copy(
                 update={
-                    "egress": list(outcome.egress),
+                    "egress": egress,
                     "output_tail": outcome.output[-OUTPUT_TAIL_CHARS:],
                     "error": f"the setup {why}",
                 }
