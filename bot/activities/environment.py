@@ -29,7 +29,7 @@ from bot.activities.heartbeat import heartbeating
 from bot.activities.inputs import EnvironmentSpec
 from bot.core.egress_allow import EgressAllowList
 from bot.core.egress_policy import EgressRefused
-from bot.core.env_detect import plan_setup
+from bot.core.env_detect import SetupPlan, plan_setup
 from bot.core.environment import EnvironmentReport, EnvironmentStatus
 from bot.core.remote import Remote
 from bot.errors import ConfigError, GitError
@@ -38,7 +38,13 @@ from bot.git.run import checked_rev
 from bot.git.snapshot import open_snapshot
 from bot.github.forge import Forge
 from bot.sandbox.env_cache import Environment, EnvironmentCache
-from bot.sandbox.env_setup import SetupRun, environment_view, run_setup, setup_limits
+from bot.sandbox.env_setup import (
+    SetupOutcome,
+    SetupRun,
+    environment_view,
+    run_setup,
+    setup_limits,
+)
 from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 from bot.sandbox.worker_tools import worker_tools
 
@@ -156,11 +162,36 @@ class Environments:
     ) -> EnvironmentReport | None:
         """Build into `environment`; None when it worked (it is marked complete), else the
         failure's report (the directory stays incomplete: the next builder wipes it)."""
-        options = self.options
         plan = plan_setup(defined.files, worker_tools(), str(environment.path), spec.setup_command)
+        outcome = await self._setup(remote, spec, revision, plan, environment)
+        egress = list(outcome.egress[:MAX_EGRESS_LINES])
+        _log_outcome(remote, defined, outcome, egress)
+        if not outcome.passed:
+            why = "timed out" if outcome.timed_out else "failed"
+            report = _report(EnvironmentStatus.FAILED, defined, revision, time.monotonic())
+            return report.model_copy(
+                update={
+                    "egress": egress,
+                    "output_tail": outcome.output[-OUTPUT_TAIL_CHARS:],
+                    "error": f"the setup {why}",
+                }
+            )
+        environment.mark_complete()
+        return None
+
+    async def _setup(
+        self,
+        remote: Remote,
+        spec: EnvironmentSpec,
+        revision: str,
+        plan: SetupPlan,
+        environment: Environment,
+    ) -> SetupOutcome:
+        """The plan run in a throwaway worktree of `revision`, through the proxy."""
+        options = self.options
         where = options.work_root / f"setup-{uuid.uuid4().hex[:12]}"
         async with open_snapshot(self.mirrors, remote, revision, where) as snapshot:
-            outcome = await run_setup(
+            return await run_setup(
                 SetupRun(
                     worktree=snapshot.path,
                     git_dirs=(snapshot.mirror,),
@@ -175,29 +206,6 @@ class Environments:
                     ca_bundle=options.ca_bundle,
                 )
             )
-        egress = list(outcome.egress[:MAX_EGRESS_LINES])
-        verdict = "built" if outcome.passed else "failed"
-        log.info(
-            "environment %s of %s %s in %.1f s (%s); egress: %s",
-            defined.key[:12],
-            remote.scope,
-            verdict,
-            outcome.duration_s,
-            defined.plan.description,
-            "; ".join(egress) or "none",
-        )
-        if not outcome.passed:
-            why = "timed out" if outcome.timed_out else "failed"
-            report = _report(EnvironmentStatus.FAILED, defined, revision, time.monotonic())
-            return report.model_copy(
-                update={
-                    "egress": egress,
-                    "output_tail": outcome.output[-OUTPUT_TAIL_CHARS:],
-                    "error": f"the setup {why}",
-                }
-            )
-        environment.mark_complete()
-        return None
 
 
 class EnvironmentActivities:
@@ -237,6 +245,21 @@ def _failed(revision: str, description: str, error: str, started: float) -> Envi
         revision=revision,
         duration_s=_since(started),
         error=error,
+    )
+
+
+def _log_outcome(
+    remote: Remote, defined: Defined, outcome: SetupOutcome, egress: list[str]
+) -> None:
+    """What each setup reached (or was refused) goes to the worker's log, for operators."""
+    log.info(
+        "environment %s of %s %s in %.1f s (%s); egress: %s",
+        defined.key[:12],
+        remote.scope,
+        "built" if outcome.passed else "failed",
+        outcome.duration_s,
+        defined.plan.description,
+        "; ".join(egress) or "none",
     )
 
 
