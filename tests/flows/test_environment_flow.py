@@ -5,7 +5,10 @@ changes, rebuilds it when something does, and stops the run when its setup fails
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel, ToolCall, Turn
 from tests.support.project import create, plan_input, tool_results
 from tests.support.pyindex import FIXTURE_BACKEND, FIXTURE_DEP, PackageIndex, shared_index
-from tests.support.runstack import OWNER, RunStack, run_stack
+from tests.support.runstack import OWNER, RunStack, eventually, run_stack
 
 PYPROJECT = """\
 [build-system]
@@ -167,3 +170,43 @@ async def test_a_failing_setup_stops_the_run_before_any_agent(stack: RunStack) -
     )
     assert f"No matching distribution found for {missing}" in failure
     assert "Hosts the setup could not reach" not in failure  # only the index was asked
+
+
+def _sleeping(marker: str) -> list[int]:
+    """Pids of live processes whose command line contains `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+async def test_a_setup_past_its_timeout_stops_the_run(stack: RunStack) -> None:
+    """setup_timeout_minutes bounds the setup: past it, the run stops before any agent and the
+    comment says the setup timed out."""
+    config = 'setup_command: "echo started; sleep 60"\nsetup_timeout_minutes: 0.05\n'
+    stack.hub.commit(OWNER, stack.repo, "main", {".github/orchestrate.yml": config})
+    progress = await _run(stack, 1, "never")
+    assert progress.state == states.ENVIRONMENT_FAILED
+    assert stack.model.requests_for("implement") == []
+    failure = stack.app_comments()[-1]
+    assert "could not be built (the setup timed out)." in failure
+    assert re.search(r"```text\n\$ \S+ -m venv \S+/venv\n", failure)  # what it was doing
+
+
+async def test_cancel_during_the_setup_stops_it(stack: RunStack) -> None:
+    """`/orchestrate cancel` while the setup runs: the run is cancelled, the setup's processes
+    are gone soon after, no agent is called and nothing is pushed."""
+    marker = f"{uuid.uuid4().int % 100_000}.{os.getpid()}"
+    config = f'setup_command: "sleep {marker}"\n'
+    stack.hub.commit(OWNER, stack.repo, "main", {".github/orchestrate.yml": config})
+    stack.model.add_script("submit_plan", [_plan()])
+    await stack.command("/orchestrate add a note")
+    await eventually(lambda: _sleeping(f"sleep {marker}"), timeout=120)
+    await stack.command("/orchestrate cancel")
+    progress = await stack.finished_run(timeout=60)
+    assert progress.state == "cancelled by @maintainer"
+    await eventually(lambda: not _sleeping(f"sleep {marker}"), timeout=30)
+    assert stack.model.requests_for("implement") == []
+    assert stack.hub.state.pushes_to(OWNER, stack.repo) == []
