@@ -6,6 +6,8 @@ BotError
  ├── GitError           a git command failed or timed out
  │    └── RebaseConflict  a fetch-rebase stopped on conflicting files
  ├── SandboxError       a sandboxed command could not be started
+ │    └── EgressRefused   a destination the egress proxy or allow-list refuses
+ │                        (bot/core/egress_policy.py: its `status` is the proxy's answer)
  ├── ModelError         a Messages API call failed or returned something unusable
  ├── PlanInvalid        the planner twice returned no valid plan (agents/planner.py)
  ├── PathRefused        an agent tool named a path outside its worktree

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from bot.core.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
 from bot.core.env_manifests import MAX_MANIFEST_CHARS
-from bot.errors import SandboxError
+from bot.errors import ConfigError
 from bot.git.run import GitRunner
-from bot.git.snapshot import read_blob, top_level_blobs
+from bot.git.snapshot import read_blobs, top_level_blobs
 from bot.sandbox.env_cache import environment_key
 
 __all__ = ["KEY_ENV_DIR", "MAX_INPUT_BYTES", "Defined", "define"]
@@ -45,20 +45,26 @@ async def define(
     """The revision's plan and key. `sources` (the index and registry the worker points
     setups at) are part of the key: another index may hold other packages."""
     blobs = await top_level_blobs(git, mirror, revision)
+    manifests = [blobs[name] for name in READ_FILES if name in blobs]
+    read = await read_blobs(git, mirror, manifests, MAX_INPUT_BYTES) if manifests else {}
     texts = {}
     for name in READ_FILES:
         if name in blobs:
-            data = await read_blob(git, mirror, blobs[name], MAX_MANIFEST_CHARS)
+            data = read[blobs[name]]
             # Too large: a text over the limit, which detection ignores with a note.
-            texts[name] = "\0" * (MAX_MANIFEST_CHARS + 1) if data is None else _text(data)
+            too_large = data is None or len(data) > MAX_MANIFEST_CHARS
+            texts[name] = "\0" * (MAX_MANIFEST_CHARS + 1) if too_large else _text(data or b"")
     files = RepoFiles(frozenset(blobs), texts)
     plan = plan_setup(files, tools, KEY_ENV_DIR, setup_command)
+    missing = [blobs[name] for name in plan.inputs if blobs[name] not in read]
+    if missing:
+        read |= await read_blobs(git, mirror, missing, MAX_INPUT_BYTES)
     contents = {}
     for name in plan.inputs:
-        data = await read_blob(git, mirror, blobs[name], MAX_INPUT_BYTES)
+        data = read[blobs[name]]
         if data is None:
             limit = MAX_INPUT_BYTES // (1024 * 1024)
-            raise SandboxError(f"{name} is larger than {limit} MiB: the environment is not built")
+            raise ConfigError(f"{name} is larger than {limit} MiB: the environment is not built")
         contents[name] = data
     key = environment_key(
         files=contents,

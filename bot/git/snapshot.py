@@ -17,7 +17,7 @@ from bot.git.mirror import MirrorCache
 from bot.git.run import GitRunner, checked_rev
 from bot.git.scrub import delete_tree
 
-__all__ = ["Snapshot", "open_snapshot", "read_blob", "top_level_blobs"]
+__all__ = ["Snapshot", "open_snapshot", "read_blob", "read_blobs", "top_level_blobs"]
 
 _REGULAR = ("100644", "100755")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -38,13 +38,35 @@ async def top_level_blobs(git: GitRunner, repo: Path, rev: str) -> dict[str, str
 
 async def read_blob(git: GitRunner, repo: Path, blob: str, max_bytes: int) -> bytes | None:
     """The blob's bytes, or None when it is larger than `max_bytes`."""
-    if not _SHA.fullmatch(blob):
-        raise GitError(f"not a blob id: {blob!r}")
-    size = await git(["cat-file", "-s", blob], cwd=repo)
-    if int(size.stdout.strip()) > max_bytes:
-        return None
-    shown = await git(["cat-file", "blob", blob], cwd=repo)
-    return shown.stdout.encode("utf-8", "surrogateescape")
+    return (await read_blobs(git, repo, [blob], max_bytes))[blob]
+
+
+async def read_blobs(
+    git: GitRunner, repo: Path, blobs: list[str], max_bytes: int
+) -> dict[str, bytes | None]:
+    """Each blob's bytes (None when larger than `max_bytes`), with two git processes in all:
+    the sizes first, then the contents of those within the cap."""
+    for blob in blobs:
+        if not _SHA.fullmatch(blob):
+            raise GitError(f"not a blob id: {blob!r}")
+    wanted = list(dict.fromkeys(blobs))
+    checked = await git(["cat-file", "--batch-check"], cwd=repo, input="\n".join(wanted) + "\n")
+    sizes = {}
+    for line in checked.stdout.splitlines():
+        sha, kind, size = [*line.split(" "), "", ""][:3]
+        if kind != "blob":
+            raise GitError(f"not a blob: {sha[:12]}")
+        sizes[sha] = int(size)
+    found: dict[str, bytes | None] = dict.fromkeys(wanted)
+    small = [blob for blob in wanted if sizes[blob] <= max_bytes]
+    if small:
+        shown = await git(["cat-file", "--batch"], cwd=repo, input="\n".join(small) + "\n")
+        data, at = shown.stdout.encode("utf-8", "surrogateescape"), 0
+        for blob in small:
+            start = data.index(b"\n", at) + 1  # after "<sha> blob <size>"
+            found[blob] = data[start : start + sizes[blob]]
+            at = start + sizes[blob] + 1
+    return found
 
 
 @dataclass(frozen=True)

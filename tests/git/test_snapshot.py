@@ -10,7 +10,7 @@ import pytest
 from bot.core.remote import Remote
 from bot.errors import GitError
 from bot.git.mirror import MirrorCache
-from bot.git.snapshot import open_snapshot, read_blob, top_level_blobs
+from bot.git.snapshot import open_snapshot, read_blob, read_blobs, top_level_blobs
 from tests.git.helpers import git
 
 
@@ -63,3 +63,32 @@ async def test_a_snapshot_is_a_detached_worktree_removed_afterwards(
     assert not where.exists()
     listed = await git(cache.mirror_path(remote), "worktree", "list", "--porcelain")
     assert str(where) not in listed
+
+
+async def test_blobs_are_read_together_whatever_their_bytes(
+    cache: MirrorCache, remote: Remote, tmp_path: Path
+) -> None:
+    """Several blobs (one of them binary, with newlines and invalid UTF-8, one named twice)
+    in one go, exactly; one over the cap is None; an id that is not a blob is refused."""
+    seed = tmp_path / "seed3"
+    await git(tmp_path, "clone", "--quiet", remote.url, str(seed))
+    binary = b"\x00\xff\nline\r\n\x80" * 100
+    (seed / "a.bin").write_bytes(binary)
+    (seed / "b.txt").write_text("x" * 50)
+    await git(seed, "add", "-A")
+    await git(seed, "commit", "--quiet", "-m", "blobs")
+    await git(seed, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+    revision = (await git(seed, "rev-parse", "HEAD")).strip()
+    mirror = await cache.sync(remote)
+    blobs = await top_level_blobs(cache.git, mirror, revision)
+    wanted = [blobs["a.bin"], blobs["b.txt"], blobs["a.bin"]]
+    assert await read_blobs(cache.git, mirror, wanted, 10_000) == {
+        blobs["a.bin"]: binary,
+        blobs["b.txt"]: b"x" * 50,
+    }
+    assert await read_blobs(cache.git, mirror, wanted, 100) == {
+        blobs["a.bin"]: None,
+        blobs["b.txt"]: b"x" * 50,
+    }
+    with pytest.raises(GitError, match="not a blob"):
+        await read_blobs(cache.git, mirror, [revision], 100)
