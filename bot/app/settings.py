@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         table = PriceTable.default()
         return table.with_overrides(self.orchestrate_prices) if self.orchestrate_prices else table
 
+    @field_validator(
+        "orchestrate_pip_index_url",
+        "orchestrate_npm_registry",
+        "orchestrate_setup_ca_bundle",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes unset optional values as ""
+
     @field_validator("github_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

@@ -56,3 +56,13 @@ def test_the_socket_root_is_short(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert socket_root() == Path("/tmp")
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     assert socket_root() == Path("/tmp")
+
+
+def test_empty_optional_settings_are_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose passes an unset optional value as an empty string: that means unset, not the
+    current directory as a CA bundle or an empty index URL."""
+    for name in ("PIP_INDEX_URL", "NPM_REGISTRY", "SETUP_CA_BUNDLE"):
+        monkeypatch.setenv(f"ORCHESTRATE_{name}", "")
+    options = environment_options(Settings(_env_file=None), tmp_path)
+    assert (options.pip_index_url, options.npm_registry_url) == (None, None)
+    assert options.ca_bundle == system_ca_bundle()
