@@ -4,25 +4,30 @@ time of a whole run with each, against the same run of a repository with nothing
 all in one process on one stack (fakehub, the scripted model with fixed latencies, a Temporal
 dev server, an in-process worker, bwrap, the egress proxy).
 
-The three repositories have the same code and tests (stdlib unittest, so the run without an
+The two repositories have the same code and tests (stdlib unittest, so the run without an
 environment passes too); the environment's repository adds a pyproject.toml whose test extra
 names the ten packages. `warm_added_s` is what a cached environment adds to a run (under 1 s
 is the target); `cold_added_s` what a first build adds. A warm-up run first keeps the worker's
-one-time costs out of the figures.
+one-time costs out of the figures; the runs with nothing to set up and with a warm environment
+alternate `--repeats` times and their medians are compared (a loaded machine is noisy), with
+where the difference goes: the activities' durations from the run's Temporal history.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 
 from bench.orchestrate_scripts import plan_script
+from bench.run_profile import activity_spans, history
 from bot.activities.environment import Environments
 from bot.activities.inputs import EnvironmentSpec
 from bot.app.devserver import DevServer
@@ -77,9 +82,21 @@ def _agent(turns: int, latency: float, note: str) -> list[Turn]:
     return [*work, Turn(text="Added NOTES.md.", latency=latency)]
 
 
+ACTIVITIES = ("prepare_environment", "run_agent", "run_tests")
+
+
 class EnvironmentBench:
     def __init__(self, model: ScriptedModel, args: argparse.Namespace) -> None:
         self.model, self.args = model, args
+
+    async def activity_seconds(self, stack: RunStack, issue: int) -> dict[str, float]:
+        """How long each of the run's activities took (scheduled to closed), by name."""
+        events = await history(stack.run_handle(issue))
+        seconds: dict[str, float] = defaultdict(float)
+        for span in activity_spans(events, 0.0):
+            if span.name in ACTIVITIES:
+                seconds[span.name] += span.closed - span.scheduled
+        return {name: seconds[name] for name in ACTIVITIES}
 
     async def run_once(self, stack: RunStack, issue: int) -> tuple[float, RunProgress]:
         """One run on `stack`'s repository, from the command to its end."""
@@ -130,6 +147,7 @@ async def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--turns", type=int, default=3, help="model turns of the agent")
     parser.add_argument("--turn-latency", type=float, default=0.5, help="seconds per turn")
     parser.add_argument("--plan-latency", type=float, default=0.5, help="seconds of the plan")
+    parser.add_argument("--repeats", type=int, default=3, help="warm and bare runs, alternating")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-environment-") as tmp_name:
         tmp = Path(tmp_name)
@@ -163,24 +181,26 @@ async def _measure(
     bench = EnvironmentBench(model, args)
     data = tmp / "worker"
     options = local_environment(data, index)
-    common = (hub, client, "bench-environment")
-    async with run_stack(*common, "plain", model, data, files=CODE, environment=options) as plain:
+    env_files = {**CODE, "pyproject.toml": PYPROJECT}
+    # One worker per task queue (the SDK allows one per queue and process), both on one disk.
+    async with (
+        run_stack(
+            hub, client, "bench-plain", "plain", model, data, files=CODE, environment=options
+        ) as plain,
+        run_stack(
+            hub, client, "bench-env", "withenv", model, data, files=env_files, environment=options
+        ) as env,
+    ):
         await bench.run_once(plain, 1)  # warm-up: the worker's first run
-        wall_none, none = await bench.run_once(plain, 10)
-    async with run_stack(
-        *common, "withenv", model, data, files={**CODE, "pyproject.toml": PYPROJECT},
-        environment=options,
-    ) as with_env:  # fmt: skip
         downloads = len(index.downloads)
-        wall_cold, cold = await bench.run_once(with_env, 1)
+        wall_cold, cold = await bench.run_once(env, 1)
         cold_downloads = len(index.downloads) - downloads
-        wall_warm, warm = await bench.run_once(with_env, 10)
+        walls, seconds = await _alternate(bench, plain, env)
         warm_downloads = len(index.downloads) - downloads - cold_downloads
         (cold_s, cold_report), (warm_s, warm_report) = await _setup_alone(
-            hub, with_env, tmp / "alone", index
+            hub, env, tmp / "alone", index
         )
-    if none.environment != "nothing to set up" or warm.environment != "cached":
-        raise RuntimeError(f"unexpected environments: {none.environment}, {warm.environment}")
+    none_s, warm_run_s = statistics.median(walls["none"]), statistics.median(walls["warm"])
     return {
         "benchmark": "environment",
         "dependencies": len(BENCH_DISTS),
@@ -190,14 +210,43 @@ async def _measure(
         "setup_cold_s": round(cold_s, 3),
         "setup_warm_s": round(warm_s, 3),
         "setup_statuses": [cold_report.status.value, warm_report.status.value],
-        "run_wall_nothing_to_set_up_s": round(wall_none, 3),
+        "status_line_cold": cold.environment,
         "run_wall_cold_s": round(wall_cold, 3),
-        "run_wall_warm_s": round(wall_warm, 3),
-        "cold_added_s": round(wall_cold - wall_none, 3),
-        "warm_added_s": round(wall_warm - wall_none, 3),
-        "warm_adds_under_1s": wall_warm - wall_none < 1.0,
-        "status_lines": [none.environment, cold.environment, warm.environment],
+        "run_wall_warm_s": [round(w, 3) for w in walls["warm"]],
+        "run_wall_nothing_to_set_up_s": [round(w, 3) for w in walls["none"]],
+        "cold_added_s": round(wall_cold - none_s, 3),
+        "warm_added_s": round(warm_run_s - none_s, 3),
+        # Medians of each activity's duration (prepare_environment runs in both: with nothing
+        # to set up it only reads the commit's top-level files).
+        "activity_s": {kind: _medians(runs) for kind, runs in seconds.items()},
+        "warm_adds_under_1s": warm_run_s - none_s < 1.0,
         "agent_turns": args.turns,
         "turn_latency_s": args.turn_latency,
         "plan_latency_s": args.plan_latency,
+        "repeats": args.repeats,
     }
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {name: round(statistics.median(r[name] for r in runs), 3) for name in ACTIVITIES}
+
+
+async def _alternate(
+    bench: EnvironmentBench, plain: RunStack, env: RunStack
+) -> tuple[dict[str, list[float]], dict[str, list[dict[str, float]]]]:
+    """Runs with nothing to set up and with the warm environment, alternating: their walls
+    and their activities' durations."""
+    walls: dict[str, list[float]] = {"none": [], "warm": []}
+    seconds: dict[str, list[dict[str, float]]] = {"none": [], "warm": []}
+    for repeat in range(bench.args.repeats):
+        issue = 10 + 10 * repeat
+        for kind, stack, expected in (
+            ("none", plain, "nothing to set up"),
+            ("warm", env, "cached"),
+        ):
+            wall, progress = await bench.run_once(stack, issue)
+            if progress.environment != expected:
+                raise RuntimeError(f"{kind} run: environment {progress.environment!r}")
+            walls[kind].append(wall)
+            seconds[kind].append(await bench.activity_seconds(stack, issue))
+    return walls, seconds
