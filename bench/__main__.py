@@ -11,6 +11,7 @@ import sys
 BENCHMARKS = {
     "webhook": "bench.webhook",
     "orchestrate": "bench.orchestrate",
+    "environment": "bench.environment",
 }
 
 

@@ -12,7 +12,7 @@ checks (pyproject.toml, `lint-imports`):
     agents/      the tool loop over Protocols, the runner, model client, planner, prompts, tools/
     git/         the git CLI only: one runner, mirror cache, worktrees, refs, history, parsers
     github/      GitHub only: app auth and tokens, REST calls, models, the forge
-    sandbox/     bubblewrap
+    sandbox/     bubblewrap; environments: setup through the egress proxy, the cache
     render/      every byte the app posts: markdown, messages, plan comment, PR body, tables
     core/        pure data and rules: commands, plan, memory, config, pricing, attribution
     errors.py    the exception tree (imports nothing of bot)

@@ -6,6 +6,8 @@ BotError
  ├── GitError           a git command failed or timed out
  │    └── RebaseConflict  a fetch-rebase stopped on conflicting files
  ├── SandboxError       a sandboxed command could not be started
+ │    └── EgressRefused   a destination the egress proxy or allow-list refuses
+ │                        (bot/core/egress_policy.py: its `status` is the proxy's answer)
  ├── FileRefused        a file a sandbox wrote that the host will not open (special, link, size)
  ├── PayloadTooLarge    an activity's input or result over the bound Temporal is given
  ├── ModelError         a Messages API call failed or returned something unusable

@@ -1,6 +1,7 @@
 """The agent activity: one agent's work (agents/runner.py) in a private worktree of the scratch
-branch, heartbeating, with the run's memory injected; or, in conflict mode, its resolution of
-the conflicts between its commit and the scratch branch.
+branch, heartbeating, with the run's memory injected and the repository's environment for its
+`run` commands (this worker's cached copy, or built here first); or, in conflict mode, its
+resolution of the conflicts between its commit and the scratch branch.
 
 A retried attempt first looks for the commit an earlier attempt made (by its Orchestrate-Task
 trailer, on the agent's own branch or the scratch branch): an attempt that pushed and then died,
@@ -10,13 +11,15 @@ again soon, wherever a worker is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 
 from bot.activities.boundary import boundary
+from bot.activities.environment import Environments
 from bot.activities.heartbeat import heartbeating
 from bot.activities.inputs import AgentInput
 from bot.activities.workspace import checked_out, workdir
@@ -25,11 +28,13 @@ from bot.agents.runner import AgentRunner, AgentTask, RunLink
 from bot.core.decisions import agent_branch, task_key
 from bot.core.remote import Remote
 from bot.core.results import AgentResult, AgentStatus
+from bot.errors import SandboxError
 from bot.git.history import find_task_commit
 from bot.git.mirror import MirrorCache
 from bot.git.parse import TaskCommit
 from bot.github.forge import Forge
 from bot.render import commit
+from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 
 # Local and cheap (the worker batches what it sends): a cancel reaches the agent within seconds.
 HEARTBEAT_SECONDS = 1.0
@@ -44,12 +49,14 @@ class AgentActivities:
         work_root: Path,
         model: ModelClient,
         link: Callable[[str], RunLink],
+        environments: Environments | None = None,
     ) -> None:
         self.forge = forge
         self.cache = cache
         self.work_root = work_root
         self.model = model
         self.link = link  # the run's memory and progress, by the run's workflow id
+        self.environments = environments
 
     @activity.defn
     async def run_agent(self, params: AgentInput) -> AgentResult:
@@ -66,10 +73,13 @@ class AgentActivities:
                 if earlier is not None:
                     return earlier
                 start = params.resolve or None
-                async with checked_out(self.cache, remote, params.branch, path, start) as tree:
+                async with (
+                    self._environment(params) as environment,
+                    checked_out(self.cache, remote, params.branch, path, start) as tree,
+                ):
                     if params.conflict:
-                        return await runner.resolve(task, tree)
-                    return await runner.run(task, tree)
+                        return await runner.resolve(task, tree, environment)
+                    return await runner.run(task, tree, environment)
 
     async def _earlier(
         self, remote: Remote, params: AgentInput, task: AgentTask
@@ -89,6 +99,19 @@ class AgentActivities:
             if found is not None:
                 return _recovered(params, task, found, landing)
         return None
+
+    @contextlib.asynccontextmanager
+    async def _environment(self, params: AgentInput) -> AsyncIterator[SandboxEnvironment]:
+        """The run's environment, as the phase before the agents prepared it (this worker
+        may not have it yet: then it is built here, the same way)."""
+        if self.environments is None or params.environment is None:
+            yield NO_ENVIRONMENT
+            return
+        async with self.environments.ensure(params.environment) as prepared:
+            if not prepared.report.usable:  # it was built on another worker: try again
+                why = prepared.report.error
+                raise SandboxError(f"the environment could not be built on this worker: {why}")
+            yield prepared.view
 
     def activities(self) -> list[Any]:
         return [self.run_agent]

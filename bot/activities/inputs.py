@@ -143,6 +143,7 @@ class AgentInput(BaseModel):
     repo_summary: str
     config: RepoConfig
     feedback: str = ""
+    environment: EnvironmentSpec | None = None  # None: no repository environment
     own_branches: str = ""  # the agents' own branches are named after it ("": after `branch`)
     # Conflict mode (n > 0): rebase the commit on the branch `resolve` onto `branch`, the
     # agent resolving the conflicts; the result goes to a new branch of its own.
@@ -175,5 +176,35 @@ class TestInput(BaseModel):
     branch: str
     round: int
     command: str
-    setup_command: str | None = None
     timeout_minutes: float = 10.0
+    # The tests recompute it from the scratch head: a changed lock file rebuilds.
+    environment: EnvironmentSpec | None = None
+
+
+# ---- the repository's environment ------------------------------------------------------------
+
+
+class EnvironmentSpec(BaseModel):
+    """What defines a run's environment besides the repository's files: the commit whose
+    manifests define it (or, for a follow-up, the branch whose head does), the repo config's
+    setup command, extra hosts and timeout."""
+
+    target: Target
+    revision: str = ""
+    branch: str = ""  # when `revision` is empty: that remote branch's head
+    setup_command: str | None = None
+    network_allow: list[str] = Field(default_factory=list)
+    timeout_minutes: float = 15.0
+
+    @classmethod
+    def of(
+        cls, target: Target, config: RepoConfig, *, revision: str = "", branch: str = ""
+    ) -> EnvironmentSpec:
+        return cls(
+            target=target,
+            revision=revision,
+            branch=branch,
+            setup_command=config.setup_command,
+            network_allow=list(config.network.allow),
+            timeout_minutes=config.setup_timeout_minutes,
+        )

@@ -1,9 +1,11 @@
-"""The tests activity: the test command (after the setup command) on the scratch head, in the
-sandbox, as one round of the run's reconcile loop.
+"""The tests activity: the test command on the scratch head, in the sandbox, in the repository's
+environment for that head (recomputed from its files: a changed lock file rebuilds it), as one
+round of the run's reconcile loop.
 
 Whatever the repository's commands do, the outcome is a round: a command that fails, is
-killed, or whose sandbox could not even start (SandboxError) makes a failed round saying so.
-Only the machinery around it (the forge, the mirror, the worktree) can fail the activity."""
+killed, or whose sandbox could not even start (SandboxError), and an environment that does not
+build, make a failed round saying so. Only the machinery around it (the forge, the mirror, the
+worktree) can fail the activity."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ from typing import Any
 from temporalio import activity
 
 from bot.activities.boundary import boundary
+from bot.activities.environment import Environments, Prepared
 from bot.activities.heartbeat import HEARTBEAT_SECONDS, heartbeating
 from bot.activities.inputs import TestInput
 from bot.activities.workspace import checked_out, workdir
+from bot.core.environment import EnvironmentReport, EnvironmentStatus
 from bot.core.results import TestRound
 from bot.errors import GitError, SandboxError
 from bot.git.mirror import MirrorCache
@@ -24,6 +28,7 @@ from bot.git.worktree import Worktree
 from bot.github.forge import Forge
 from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import CommandResult, run_sandboxed
+from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -31,27 +36,48 @@ TEST_OUTPUT_TAIL = 8000
 
 
 class SandboxedTests:
-    def __init__(self, forge: Forge, cache: MirrorCache, work_root: Path) -> None:
+    def __init__(
+        self,
+        forge: Forge,
+        cache: MirrorCache,
+        work_root: Path,
+        environments: Environments | None = None,
+    ) -> None:
         self.forge = forge
         self.cache = cache
         self.work_root = work_root
+        self.environments = environments
 
     @activity.defn
     async def run_tests(self, params: TestInput) -> TestRound:
-        """The test command on the scratch head, in the sandbox (setup command first)."""
+        """The test command on the scratch head, in the sandbox and the head's environment."""
         path = workdir(
             self.work_root, activity.info().workflow_id or "run", f"tests-r{params.round}"
         )
-        limits = SandboxLimits(timeout_s=params.timeout_minutes * 60)
         # Heartbeats from the start: the checkout of a large repository takes its time too.
         with boundary():
             async with heartbeating(HEARTBEAT_SECONDS):
                 remote = await self.forge.remote(params.target)
                 async with checked_out(self.cache, remote, params.branch, path) as tree:
                     try:
-                        result, output = await self._run(params, tree.path, limits)
+                        return await self._round(params, tree)
                     finally:
                         await _scrub(tree)
+
+    async def _round(self, params: TestInput, tree: Worktree) -> TestRound:
+        limits = SandboxLimits(timeout_s=params.timeout_minutes * 60)
+        if self.environments is None or params.environment is None:
+            return await self._test(params, tree.path, limits, Prepared(_NO_REPORT))
+        head = await tree.head()
+        async with self.environments.ensure(params.environment, head) as prepared:
+            if not prepared.report.usable:
+                return _setup_failed(params, prepared.report)
+            return await self._test(params, tree.path, limits, prepared)
+
+    async def _test(
+        self, params: TestInput, worktree: Path, limits: SandboxLimits, prepared: Prepared
+    ) -> TestRound:
+        result = await sandboxed(params.command, worktree, limits, prepared.view)
         return TestRound(
             round=params.round,
             command=params.command,
@@ -59,20 +85,8 @@ class SandboxedTests:
             exit_code=result.exit_code,
             timed_out=result.timed_out,
             duration_s=round(result.duration_s, 2),
-            output_tail=output[-TEST_OUTPUT_TAIL:],
+            output_tail=result.output[-TEST_OUTPUT_TAIL:],
         )
-
-    async def _run(
-        self, params: TestInput, worktree: Path, limits: SandboxLimits
-    ) -> tuple[CommandResult, str]:
-        """The command's result and output; a failing setup command is the round's result."""
-        if params.setup_command:
-            setup = await sandboxed(params.setup_command, worktree, limits)
-            if not setup.passed:
-                failed = f"setup command failed: {params.setup_command}\n{setup.output}"
-                return setup, failed
-        result = await sandboxed(params.command, worktree, limits)
-        return result, result.output
 
     def activities(self) -> list[Any]:
         return [self.run_tests]
@@ -87,11 +101,16 @@ async def _scrub(tree: Worktree) -> None:
         log.exception("could not clear %s of nested repositories", tree.path)
 
 
-async def sandboxed(command: str, worktree: Path, limits: SandboxLimits) -> CommandResult:
+async def sandboxed(
+    command: str,
+    worktree: Path,
+    limits: SandboxLimits,
+    environment: SandboxEnvironment = NO_ENVIRONMENT,
+) -> CommandResult:
     """The command's result; a sandbox that could not start is a failed result saying so (a
     retry of the whole round would meet the same sandbox)."""
     try:
-        return await run_sandboxed(command, worktree, limits=limits)
+        return await run_sandboxed(command, worktree, limits=limits, environment=environment)
     except SandboxError as exc:
         output = f"The sandbox could not run the command: {exc}"
         return CommandResult(
@@ -102,3 +121,22 @@ async def sandboxed(command: str, worktree: Path, limits: SandboxLimits) -> Comm
             truncated=False,
             duration_s=0.0,
         )
+
+
+_NO_REPORT = EnvironmentReport(status=EnvironmentStatus.NONE)
+
+
+def _setup_failed(params: TestInput, report: EnvironmentReport) -> TestRound:
+    """The round fails with the setup's output (the fixer sees why the environment of the
+    changed manifests does not build)."""
+    refused = [line for line in report.egress if line.startswith("refused")]
+    lines = [f"The environment for this commit could not be built: {report.error}"]
+    lines += [f"  {report.description}", *refused, "", report.output_tail]
+    return TestRound(
+        round=params.round,
+        command=params.command,
+        passed=False,
+        exit_code=None,
+        duration_s=report.duration_s,
+        output_tail="\n".join(lines)[-TEST_OUTPUT_TAIL:],
+    )

@@ -36,6 +36,7 @@ from bot.git.mirror import MirrorCache
 from bot.git.refs import push_to_own_branch
 from bot.git.worktree import Worktree
 from bot.render import commit
+from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 
 MAX_CONFLICT_ROUNDS = 3
 # What an agent's result carries of the model's words (it travels in Temporal payloads).
@@ -76,10 +77,13 @@ class AgentRunner:
     heartbeat: Callable[[int], None] = lambda turn: None
     retry: ModelRetry = DEFAULT_RETRY
 
-    async def run(self, task: AgentTask, tree: Worktree) -> AgentResult:
+    async def run(
+        self, task: AgentTask, tree: Worktree, environment: SandboxEnvironment = NO_ENVIRONMENT
+    ) -> AgentResult:
         """The agent's work on `tree` (at the scratch head), committed and pushed to
-        `task.branch`; no commit when it changed nothing."""
-        session = _Session(self, task, tree)
+        `task.branch`; no commit when it changed nothing. `environment`: the repository's,
+        for the agent's `run` commands (read-only)."""
+        session = _Session(self, task, tree, environment)
         outcome = await session.loop(session.spec)
         # The agent's `run` commands wrote here: stage_screened removes (and reports) nested
         # repositories first, and every later host git command removes any again.
@@ -89,12 +93,14 @@ class AgentRunner:
             return await session.result(outcome, refused, "")
         return await self._pushed(session, outcome, refused)
 
-    async def resolve(self, task: AgentTask, tree: Worktree) -> AgentResult:
+    async def resolve(
+        self, task: AgentTask, tree: Worktree, environment: SandboxEnvironment = NO_ENVIRONMENT
+    ) -> AgentResult:
         """Rebase `tree` (at the agent's earlier commit) onto its branch; the agent resolves
         the conflicts (a few rounds at most), every resolution screened by the write policy;
         the rebased commit goes to `task.branch`. FAILED, with nothing pushed, when it could
         not resolve them."""
-        session = _Session(self, task, tree)
+        session = _Session(self, task, tree, environment)
         outcome = LoopOutcome(AgentStatus.DONE, 0, Usage(), "end_turn", "")
         refused: list[Refusal] = []
         try:
@@ -141,6 +147,7 @@ class _Session:
     runner: AgentRunner
     task: AgentTask
     tree: Worktree
+    environment: SandboxEnvironment
     usage: Usage = field(default_factory=Usage)
     turns: int = 0
     _last: TurnInfo | None = None  # the running conversation's last turn
@@ -148,7 +155,9 @@ class _Session:
     def __post_init__(self) -> None:
         task = self.task
         self.policy: WritePolicy = write_policy(task.config, task.role)
-        self.toolbox = Toolbox(self.tree.path, self.runner.link, policy=self.policy)
+        self.toolbox = Toolbox(
+            self.tree.path, self.runner.link, policy=self.policy, environment=self.environment
+        )
         self.spec = AgentSpec(
             role=task.role,
             model=task.config.models.for_role(task.role),

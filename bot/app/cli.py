@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from bot.agents.model import AnthropicModel
 from bot.app.devserver import DevServer
+from bot.app.environment import environment_options
 from bot.app.local_run import run_locally
 from bot.app.settings import Settings
 from bot.app.temporal import connect
@@ -90,7 +91,12 @@ async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
 async def run_local(settings: Settings, repo: Path, task: str) -> int:
     async with temporal_client(settings) as client:
         progress, _ = await run_locally(
-            client, repo, task, model=model_client(settings), data_dir=settings.bot_data_dir
+            client,
+            repo,
+            task,
+            model=model_client(settings),
+            data_dir=settings.bot_data_dir,
+            environment=environment_options(settings),
         )
     return 0 if states.succeeded(progress.state) else 1
 
@@ -112,7 +118,12 @@ async def serve(settings: Settings, *, with_worker: bool, with_web: bool = True)
         if with_worker:
             forge = GitHubForge(github_app(settings))
             activities = command_activities(client, forge) + run_activities(
-                client, forge, model_client(settings), settings.bot_data_dir, settings.price_table()
+                client,
+                forge,
+                model_client(settings),
+                settings.bot_data_dir,
+                settings.price_table(),
+                environment_options(settings),
             )
             worker = build_worker(client, settings.temporal_task_queue, activities)
             tasks.append(asyncio.create_task(worker.run(), name="worker"))

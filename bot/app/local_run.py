@@ -15,6 +15,7 @@ from typing import TextIO
 
 from temporalio.client import Client
 
+from bot.activities.environment import EnvironmentOptions
 from bot.activities.github import ForgeActivities
 from bot.agents.model import ModelClient
 from bot.app.local_forge import LocalForge
@@ -52,6 +53,8 @@ class ProgressPrinter:
 
     def show(self, progress: RunProgress) -> None:
         entries = {"run": progress.state}
+        if progress.environment:
+            entries["environment"] = progress.environment
         for role, line in progress.lines.items():
             entries[role] = f"{line.status.value}, {line.turns} turns, {line.tokens:,} tokens"
         for test in progress.rounds:
@@ -72,6 +75,7 @@ async def run_locally(
     data_dir: Path,
     out: TextIO = sys.stdout,
     emit: Callable[[str, str], None] | None = None,
+    environment: EnvironmentOptions | None = None,
 ) -> tuple[RunProgress, LocalForge]:
     def default_emit(kind: str, text: str) -> None:
         title = {"comment": "PLAN", "pull": "PULL REQUEST"}.get(kind, kind.upper())
@@ -80,7 +84,7 @@ async def run_locally(
     forge = LocalForge(repo.resolve(), emit=emit or default_emit)
     task_queue = f"bot-run-{uuid.uuid4().hex[:12]}"
     activities = ForgeActivities(forge).activities() + run_activities(
-        client, forge, model, data_dir
+        client, forge, model, data_dir, environment=environment
     )
     worker = build_run_worker(client, task_queue, activities)
     printer = ProgressPrinter(out)

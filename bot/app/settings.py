@@ -12,6 +12,8 @@ from bot.errors import ConfigError
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_TASK_QUEUE = "orchestrate"
+# The hosts every repository's setup may reach: the public Python and npm registries.
+DEFAULT_NETWORK_ALLOW = "pypi.org, files.pythonhosted.org, registry.npmjs.org"
 
 
 class Settings(BaseSettings):
@@ -38,10 +40,29 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "info"
     orchestrate_prices: str | None = None  # JSON overrides of core/pricing.py's table
+    # The environment phase (README: "The environment phase"): hosts every setup may reach,
+    # what a repository's network.allow may add (`*`: any public host), the cache's size, and
+    # an index or registry to point setups at (allow-list its host too).
+    orchestrate_network_allow: str = DEFAULT_NETWORK_ALLOW
+    orchestrate_network_allow_repos: str = "*"
+    orchestrate_env_cache_mb: int = Field(default=10240, ge=100)
+    orchestrate_pip_index_url: str | None = None
+    orchestrate_npm_registry: str | None = None
+    orchestrate_setup_ca_bundle: Path | None = None  # default: the system's CA bundle
 
     def price_table(self) -> PriceTable:
         table = PriceTable.default()
         return table.with_overrides(self.orchestrate_prices) if self.orchestrate_prices else table
+
+    @field_validator(
+        "orchestrate_pip_index_url",
+        "orchestrate_npm_registry",
+        "orchestrate_setup_ca_bundle",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes unset optional values as ""
 
     @field_validator("github_api_url")
     @classmethod

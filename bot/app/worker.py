@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bot.activities.agent import AgentActivities
+from bot.activities.environment import EnvironmentActivities, EnvironmentOptions, Environments
 from bot.activities.github import ForgeActivities
 from bot.activities.land import LandActivities
 from bot.activities.model import ModelActivities
@@ -20,7 +21,8 @@ from bot.activities.repo import RepoActivities
 from bot.activities.temporal import TemporalActivities
 from bot.activities.tests import SandboxedTests
 from bot.agents.model import ModelClient
-from bot.app.settings import git_cache_dir, work_dir
+from bot.app.environment import environment_options
+from bot.app.settings import Settings, git_cache_dir, work_dir
 from bot.core.pricing import PriceTable
 from bot.git.mirror import MirrorCache
 from bot.github.forge import Forge
@@ -49,10 +51,14 @@ def run_activities(
     model: ModelClient,
     data_dir: Path,
     prices: PriceTable | None = None,
+    environment: EnvironmentOptions | None = None,
 ) -> list[Any]:
-    """The run workflow's own activities: repository, model, agents, tests (all local work goes
-    under `data_dir`; each agent reaches the run's memory through its updates)."""
+    """The run workflow's own activities: repository, model, environment, agents, tests (all
+    local work goes under `data_dir`; each agent reaches the run's memory through its updates;
+    `environment`: the operator's settings, default the defaults)."""
     cache = MirrorCache(git_cache_dir(data_dir))
+    options = environment or environment_options(Settings.model_construct(), data_dir)
+    environments = Environments(forge, cache, options)
 
     def link(workflow_id: str) -> WorkflowMemory:
         return WorkflowMemory(client, workflow_id)
@@ -60,9 +66,10 @@ def run_activities(
     return [
         *RepoActivities(forge, cache, prices).activities(),
         *ModelActivities(model, link).activities(),
-        *AgentActivities(forge, cache, work_dir(data_dir), model, link).activities(),
+        *EnvironmentActivities(environments).activities(),
+        *AgentActivities(forge, cache, work_dir(data_dir), model, link, environments).activities(),
         *LandActivities(forge, cache, work_dir(data_dir)).activities(),
-        *SandboxedTests(forge, cache, work_dir(data_dir)).activities(),
+        *SandboxedTests(forge, cache, work_dir(data_dir), environments).activities(),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.core.commit_policy import (
     DEFAULT_MAX_COMMIT_BYTES,
@@ -13,6 +13,8 @@ from bot.core.commit_policy import (
     WritePolicy,
     denied_globs,
 )
+from bot.core.egress_allow import MAX_REPO_ENTRIES
+from bot.core.egress_policy import EgressRefused, parse_rule
 from bot.core.plan import Role
 from bot.core.validation import brief
 from bot.errors import ConfigError
@@ -42,6 +44,25 @@ class Models(BaseModel):
 
     def for_role(self, role: Role | str) -> str:
         return str(getattr(self, str(role)))
+
+
+class Network(BaseModel):
+    """What the environment's setup may reach besides the operator's hosts (package
+    registries by default); agents and tests never have network."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow: list[str] = Field(default_factory=list, max_length=MAX_REPO_ENTRIES)
+
+    @field_validator("allow")
+    @classmethod
+    def _entries(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                parse_rule(entry, trusted=False)
+            except EgressRefused as exc:
+                raise ValueError(str(exc)) from None
+        return entries
 
 
 class RepoConfig(BaseModel):
@@ -78,6 +99,10 @@ class RepoConfig(BaseModel):
         default=True, description="run the agents concurrently; false runs them one by one"
     )
     test_timeout_minutes: float = Field(default=10.0, gt=0, le=60)
+    network: Network = Field(default_factory=Network)
+    setup_timeout_minutes: float = Field(
+        default=15.0, gt=0, le=120, description="time the environment's setup may take"
+    )
 
 
 def parse_repo_config(text: str | None) -> RepoConfig:

@@ -95,8 +95,10 @@ def render_checklist(
     states: Mapping[str, AgentLine],
     rounds: Sequence[TestRound],
     pr_url: str | None,
+    environment: str = "",
 ) -> str:
-    lines = ["#### Progress"]
+    """`environment`: the environment's line (render/environment.py), first when given."""
+    lines = ["#### Progress", *([environment] if environment else [])]
     lines += [_agent_line(role, states.get(role.value, AgentLine())) for role in plan.roles]
     if rounds:
         box = "x" if rounds[-1].passed else " "
@@ -132,8 +134,10 @@ def plan_comment(
     pr_url: str | None = None,
     note: str = "",
     rounds: Sequence[TestRound] = (),
+    environment: str = "",
 ) -> str:
-    """The run's one status comment. `note` is the app's own text (not escaped)."""
+    """The run's one status comment. `note` is the app's own text (not escaped), and so is
+    `environment` (the checklist's environment line, already rendered)."""
     head = [PLAN_MARKER, f"**orchestrate** · {inline(run_state, 300)}"]
     if run_state.startswith("waiting for approval"):
         head.append("Write `/orchestrate approve` to start the agents, or `/orchestrate cancel`.")
@@ -152,7 +156,7 @@ def plan_comment(
         Section(contract, lambda n: keep_head(contract, n, "the contract"), cut_order=1),
         Section(render_fan_out(plan)),
         Section(fewer),
-        Section(render_checklist(plan, states, rounds, pr_url)),
+        Section(render_checklist(plan, states, rounds, pr_url, environment)),
         Section(subtasks, lambda n: shorten("_(sub-tasks not shown: size limit)_", n)),
     ]
     return fit(sections) + "\n"

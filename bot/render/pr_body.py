@@ -126,12 +126,16 @@ def pr_body(
     spans: Sequence[Span],
     memory: Memory,
     draft_reason: str | None,
+    environment: str = "",
 ) -> str:
-    """The description of the run's one pull request (see the module docstring)."""
+    """The description of the run's one pull request (see the module docstring);
+    `environment` is its line from render/environment.py."""
     intro = []
     if draft_reason:
         intro.append(f"⚠️ **Draft:** {inline(draft_reason, 500)}")
     intro.append(block(plan.summary, 2000))
+    if environment:
+        intro.append(environment)
     if issue_number is not None:
         intro.append(f"Closes #{issue_number}")
     heading = "## Who wrote what"

@@ -9,6 +9,8 @@ from bot.render.markdown import login
 PLANNING = "planning"
 WAITING_FOR_APPROVAL = "waiting for approval"
 RUNNING = "running"
+PREPARING_ENVIRONMENT = "preparing the environment"
+ENVIRONMENT_FAILED = "failed: the repository's environment could not be built"
 OPENING_PULL = "opening the pull request"
 _DONE = "done"
 NOTHING_TO_CHANGE = f"{_DONE}: nothing to change"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.results import Span
 from bot.render.markdown import mermaid_label
 
-PHASES = ("plan", "agents", "tests", "pull request")
+PHASES = ("plan", "environment", "agents", "tests", "pull request")
 _GANTT_KEYWORDS = frozenset(
     [
         "section",

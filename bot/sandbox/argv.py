@@ -1,16 +1,25 @@
 """How a sandbox is built: its limits, the environments inside it and of its launcher, and the
-prlimit + bwrap command line (no process is started here)."""
+prlimit + bwrap command line (no process is started here).
+
+The worktree is shown at /workspace (bot/sandbox/mounts.py). Python: the worker's BASE
+installation is visible (its interpreter and standard library: repository virtualenvs are made
+from it), never the app's own virtualenv, and the base installation's site-packages are hidden
+under empty read-only mounts, so no package of the worker's is importable by repository code.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import site
 import sys
+import sysconfig
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import SandboxError
+from bot.sandbox.mounts import WORKSPACE, Mount
 
 __all__ = ["LAUNCHER_ENV", "SandboxLimits", "build_argv", "probe_argv", "sandbox_env"]
 
@@ -58,12 +67,10 @@ class SandboxLimits:
     min_free_disk_mb: int = 1024
 
 
-def sandbox_env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    """The command's whole environment: an allow-list plus the caller's non-secret variables."""
-    path = [str(Path(sys.prefix) / "bin")]
-    if sys.base_prefix != sys.prefix:
-        path.append(str(Path(sys.base_prefix) / "bin"))
-    path += ["/usr/local/bin", "/usr/bin", "/bin"]
+def sandbox_env(extra: Mapping[str, str] | None, path_first: Sequence[str] = ()) -> dict[str, str]:
+    """The command's whole environment: an allow-list plus the caller's non-secret variables;
+    `path_first` (the repository environment's bin directories) leads PATH."""
+    path = [*path_first, str(Path(sys.base_prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]
     values = {
         "PATH": ":".join(path),
         "HOME": "/tmp",  # private tmpfs: tool caches never land in the worktree's diff
@@ -98,8 +105,10 @@ def build_argv(
     env: Mapping[str, str],
     ro_binds: Sequence[Path],
     status_fd: int,
+    mounts: Sequence[Mount] = (),
 ) -> list[str]:
-    """prlimit (which sets the rlimits and execs bwrap) + bwrap + `/bin/sh -c command`."""
+    """prlimit (which sets the rlimits and execs bwrap) + bwrap + `/bin/sh -c command`, in
+    the worktree shown at /workspace; `mounts` come after it (the repository environment)."""
     bwrap, prlimit = shutil.which("bwrap"), shutil.which("prlimit")
     if bwrap is None:
         raise SandboxError("bubblewrap is not installed (no `bwrap` on PATH)")
@@ -109,17 +118,17 @@ def build_argv(
     args = [prlimit, *_rlimits(limits), "--", bwrap, "--unshare-all", "--die-with-parent"]
     args += ["--new-session", "--cap-drop", "ALL", *_system_binds(), "--proc", "/proc"]
     args += ["--dev", "/dev", *_private_tmpfs("/dev/shm", limits), *_private_tmpfs("/tmp", limits)]
-    for directory in _python_dirs():
-        args += ["--ro-bind", directory, directory]
-    args += ["--bind", str(tree), str(tree)]
-    dot_git = tree / ".git"
-    if dot_git.exists():
-        args += ["--ro-bind", str(dot_git), str(dot_git)]
+    args += _python_args()
+    args += ["--bind", str(tree), WORKSPACE]
+    if (tree / ".git").exists():
+        args += ["--ro-bind", str(tree / ".git"), f"{WORKSPACE}/.git"]
     for extra in ro_binds:
         args += ["--ro-bind", str(extra), str(extra)]
+    for mount in mounts:
+        args += mount.args()
     # Once every mount exists: the root (bwrap's scratch tmpfs) and /dev (a tmpfs with no size
     # of its own) become read-only; the device nodes and /dev/shm are mounts of their own.
-    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", str(tree), "--clearenv"]
+    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", WORKSPACE, "--clearenv"]
     for name, value in env.items():
         args += ["--setenv", name, value]
     # bwrap's stderr is the output pipe too (bwrap's init, pid 1 inside, keeps it open, and
@@ -169,5 +178,25 @@ def _system_binds() -> list[str]:
 
 
 def _python_dirs() -> list[str]:
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    """The base installation's directories outside /usr (which is bound anyway); never the
+    app's virtualenv (sys.prefix when it differs)."""
+    prefixes = {sys.base_prefix, sys.base_exec_prefix}
     return sorted(p for p in prefixes if not Path(p).resolve().is_relative_to("/usr"))
+
+
+def base_site_packages() -> list[str]:
+    """The base installation's site-packages directories that exist (Debian's dist-packages
+    under /usr included): hidden inside, whatever the worker installed there."""
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    paths = {sysconfig.get_paths(vars=base)[key] for key in ("purelib", "platlib")}
+    paths |= set(site.getsitepackages([sys.base_prefix, sys.base_exec_prefix]))
+    return sorted(p for p in paths if os.path.isdir(p))
+
+
+def _python_args() -> list[str]:
+    args: list[str] = []
+    for directory in _python_dirs():
+        args += ["--ro-bind", directory, directory]
+    for packages in base_site_packages():
+        args += ["--size", "4096", "--tmpfs", packages, "--remount-ro", packages]
+    return args

@@ -1,11 +1,14 @@
 """Run repository commands (tests, setup, linters) under bubblewrap.
 
 The sandbox has no network (own net namespace: only its own loopback), a read-only system
-(/usr and the /bin, /lib* links or dirs, a few files of /etc, the Python installation the worker
-runs in), a private /proc and /dev, and one writable directory: the worktree, bound at its own
-path so that paths in output match the paths on the host. The worktree's `.git` entry is bound
-read-only over itself: a command that could rewrite it could point the host's next git call at a
-config with hooks or `core.fsmonitor` and escape.
+(/usr and the /bin, /lib* links or dirs, a few files of /etc, the worker's base Python
+installation without its site-packages), a private /proc and /dev, and one writable directory:
+the worktree, shown at /workspace (the same path in every sandbox, so a cached environment's
+editable installs find the project). The worktree's `.git` entry is bound read-only over
+itself: a command that could rewrite it could point the host's next git call at a config with
+hooks or `core.fsmonitor` and escape. The repository's environment (bot/sandbox/mounts.py)
+adds its mounts, variables and PATH entries; only the environment phase's setup gets a
+writable one, and a way out (the egress bridge, bot/sandbox/egress_bridge.py).
 
 No secret of the worker is visible inside. The command's environment is empty plus an allow-list
 (PATH, HOME=/tmp, LANG, PYTHONDONTWRITEBYTECODE, TERM=dumb) and the caller's extra variables,
@@ -48,6 +51,7 @@ from pathlib import Path
 
 from bot.errors import SandboxError
 from bot.sandbox.argv import LAUNCHER_ENV, SandboxLimits, build_argv, probe_argv, sandbox_env
+from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 from bot.sandbox.status import StatusPipe
 
 __all__ = ["CommandResult", "run_sandboxed", "sandbox_available"]
@@ -98,15 +102,18 @@ async def run_sandboxed(
     limits: SandboxLimits = _DEFAULT_LIMITS,
     env: Mapping[str, str] | None = None,
     ro_binds: Sequence[Path] = (),
+    environment: SandboxEnvironment = NO_ENVIRONMENT,
 ) -> CommandResult:
-    """Run `command` with `/bin/sh -c` inside the sandbox, in `worktree`.
+    """Run `command` with `/bin/sh -c` inside the sandbox, in `worktree` (at /workspace).
 
-    `ro_binds` are extra host paths shown read-only at their own path (e.g. a worktree's git
-    directory when the command needs git); the caller chooses them, never the repository.
+    `ro_binds` are extra host paths shown read-only at their own path; `environment` is the
+    repository's (mounts, variables, PATH); the caller chooses them, never the repository.
     """
     status_r, status_w = os.pipe()  # bwrap's status: its init's pid, the command's exit
     try:
-        argv = build_argv(command, worktree, limits, sandbox_env(env), ro_binds, status_w)
+        variables = sandbox_env({**environment.env, **(env or {})}, environment.path)
+        mounts = environment.mounts
+        argv = build_argv(command, worktree, limits, variables, ro_binds, status_w, mounts)
         start = time.monotonic()
         proc = await _launch(argv, status_w)
     except BaseException:
@@ -115,8 +122,10 @@ async def run_sandboxed(
     finally:
         os.close(status_w)
     status = StatusPipe(status_r)
+    # Every writable place the command has on the host's disks is watched for space.
+    disks = [worktree, *(mount.source for mount in environment.mounts if mount.writable)]
     try:
-        watched = await _watch(proc, status, worktree, limits)
+        watched = await _watch(proc, status, disks, limits)
         status.read()
     finally:
         os.close(status_r)
@@ -133,10 +142,13 @@ class _Watched:
 
 
 async def _watch(
-    proc: asyncio.subprocess.Process, status: StatusPipe, worktree: Path, limits: SandboxLimits
+    proc: asyncio.subprocess.Process,
+    status: StatusPipe,
+    disks: Sequence[Path],
+    limits: SandboxLimits,
 ) -> _Watched:
     """Drain the sandbox's output until it exits; kill the whole tree at the time limit, or
-    when the disk of its worktree runs low. Nothing of it is left running on return."""
+    when the disk of a place it writes runs low. Nothing of it is left running on return."""
     watched = _Watched(_CappedOutput(limits.output_bytes))
     assert proc.stdout is not None
     tasks = {
@@ -144,7 +156,7 @@ async def _watch(
         waiter := asyncio.create_task(proc.wait()),
     }
     everything = asyncio.create_task(asyncio.wait(tasks))
-    guard = asyncio.create_task(_until_disk_low(worktree, limits.min_free_disk_mb))
+    guard = asyncio.create_task(_until_disk_low(disks, limits.min_free_disk_mb))
     try:
         await asyncio.wait([everything, guard], timeout=limits.timeout_s, return_when=FIRST)
         if not all(task.done() for task in tasks):
@@ -209,13 +221,14 @@ async def _launch(argv: list[str], status_fd: int) -> asyncio.subprocess.Process
         raise SandboxError(f"cannot start bwrap: {exc}") from exc
 
 
-async def _until_disk_low(path: Path, min_free_mb: int) -> None:
-    """Return once the file system holding `path` has less than `min_free_mb` MiB free."""
+async def _until_disk_low(paths: Sequence[Path], min_free_mb: int) -> None:
+    """Return once a file system holding one of `paths` has less than `min_free_mb` MiB free."""
     floor = min_free_mb * 1024 * 1024
     while True:
-        stats = await asyncio.to_thread(os.statvfs, path)
-        if stats.f_bavail * stats.f_frsize < floor:
-            return
+        for path in paths:
+            stats = await asyncio.to_thread(os.statvfs, path)
+            if stats.f_bavail * stats.f_frsize < floor:
+                return
         await asyncio.sleep(_DISK_POLL_S)
 
 

@@ -104,12 +104,22 @@ _CRASH_RETRY = RetryPolicy(
 )
 
 
+def environment(config: RepoConfig) -> Options:
+    """The repository's environment: as long as its setup may take (and a margin), with
+    heartbeats (a lost worker is noticed, a cancel reaches it). A failing setup is a result;
+    only the machinery fails: after a crash or a shutdown it is tried again, for two attempts'
+    time."""
+    attempt = timedelta(minutes=config.setup_timeout_minutes + 5)
+    return Options(attempt, _CRASH_RETRY, heartbeat=HEARTBEAT, schedule_to_close=attempt * 2)
+
+
 def agent(config: RepoConfig) -> Options:
-    """One agent: as long as its time budget (and a margin); after a crash or a shutdown, tried
-    again (an attempt first finds what an earlier one pushed) until three attempts' time is
-    spent; heartbeats (a dead worker is noticed within a minute, a cancel reaches the agent),
-    and a cancel waits until it stopped (it pushes nothing after)."""
-    attempt = timedelta(minutes=config.budget.agent_minutes + 5)
+    """One agent: as long as its time budget (and a margin, and the time to build the
+    environment on a worker that lacks it); after a crash or a shutdown, tried again (an
+    attempt first finds what an earlier one pushed) until three attempts' time is spent;
+    heartbeats (a dead worker is noticed within a minute, a cancel reaches the agent), and a
+    cancel waits until it stopped (it pushes nothing after)."""
+    attempt = timedelta(minutes=config.budget.agent_minutes + config.setup_timeout_minutes + 5)
     return Options(
         attempt,
         _CRASH_RETRY,
@@ -130,10 +140,11 @@ LAND = Options(
 
 
 def tests(config: RepoConfig) -> Options:
-    """One round of sandboxed tests: as long as the test timeout (and a margin for the worktree
-    and the setup command). A failing test is a result, not an error: only the machinery fails,
-    and a long run is not repeated many times (three attempts' time in all)."""
-    attempt = timedelta(minutes=config.test_timeout_minutes + 10)
+    """One round of sandboxed tests: as long as the test timeout and the environment's setup
+    (the head's manifests may have changed), and a margin for the worktree. A failing test is
+    a result, not an error: only the machinery fails, and a long run is not repeated many
+    times (three attempts' time in all)."""
+    attempt = timedelta(minutes=config.test_timeout_minutes + config.setup_timeout_minutes + 10)
     return Options(
         attempt,
         RetryPolicy(

@@ -1,5 +1,5 @@
-"""The run workflow: context → plan → (approval) → agents in parallel → reconcile rounds → one
-pull request, each a short phase.
+"""The run workflow: context → plan → (approval) → environment → agents in parallel → reconcile
+rounds → one pull request, each a short phase.
 
 Deterministic orchestration only: every side effect is an activity, what the run knows is the
 pure RunState (workflows/run_state.py), and its status comment is published by
@@ -8,7 +8,7 @@ workflows/status.py. The workflow holds the shared memory (writes arrive as an u
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from bot.render import messages, states
     from bot.render.pr_body import budget_reached_note, draft_reason
     from bot.workflows import answers, policies
+    from bot.workflows.before_agents import approval, prepare_environment
     from bot.workflows.landing import delete_landed
     from bot.workflows.run_state import (
         RunCancelled,
@@ -137,7 +138,9 @@ class RunWorkflow:
             return
         config = context.config
         plan = await self._plan(request, context, config)
-        if plan is None or not await self._approval(request, config):
+        if plan is None or not await approval(self.state, request, config):
+            return
+        if not await prepare_environment(self.state, request, context, config):
             return
         agent = await self._fan_out(request, context, config, plan)
         if not self.state.commits():  # nothing to open: done, or failed when work is missing
@@ -192,24 +195,6 @@ class RunWorkflow:
         await self.status.post()
         return planned.plan
 
-    async def _approval(self, request: CommandRequest, config: RepoConfig) -> bool:
-        """Wait for `/orchestrate approve` when the repository asks for it; False when nobody
-        approved in time (reported). A cancel while waiting ends the run."""
-        if config.require_approval:
-            try:
-                await workflow.wait_condition(
-                    self.state.decided, timeout=timedelta(hours=config.approval_timeout_hours)
-                )
-            except TimeoutError:
-                hours = config.approval_timeout_hours
-                self.state.set_state(states.approval_expired_state(hours))
-                await answers.post(request.target, messages.approval_expired(hours), "expired")
-                return False
-            if self.state.cancelled_by is not None:
-                raise RunCancelled
-        self.state.set_state(states.RUNNING)
-        return True
-
     async def _fan_out(
         self, request: CommandRequest, context: RunContext, config: RepoConfig, plan: Plan
     ) -> AgentInput:
@@ -227,7 +212,8 @@ class RunWorkflow:
             report = await call(policies.WARM_CACHE, ModelActivities.warm_cache, warm)
             self.state.record_call(report)
             self._span("warm cache", "plan", warm_started)
-        agent = agent_input(request, context, config, plan, branch, workflow.info().workflow_id)
+        run_id, environment = workflow.info().workflow_id, self.state.environment_spec
+        agent = agent_input(request, context, config, plan, branch, run_id, environment)
         inputs = [agent.model_copy(update={"role": role}) for role in plan.roles]
         await cancellable(self.state, run_agents(self.state, inputs, parallel=config.parallel))
         return agent

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.activities.inputs import AgentInput, PlanInput, PullInput, RunContext
+from bot.activities.inputs import AgentInput, EnvironmentSpec, PlanInput, PullInput, RunContext
 from bot.core import decisions
+from bot.core.environment import EnvironmentReport
 from bot.core.ledger import UsageLedger
 from bot.core.memory import Memory
 from bot.core.plan import Plan, Role
@@ -30,6 +31,7 @@ from bot.core.results import (
 from bot.core.usage import Usage
 from bot.github.models import FollowUp
 from bot.render import messages, states
+from bot.render.environment import checklist_line, pull_line, status_text
 from bot.render.plan_comment import plan_comment
 from bot.render.pr_body import agents_failed, pr_body, pr_title
 from bot.workflows.shared import CommandRequest, RunProgress
@@ -53,6 +55,8 @@ class RunState:
         self.ledger = UsageLedger()  # every attempt's usage, as reported
         self.landed_branches: list[str] = []  # per-agent branches whose work is on the branch
         self.prices: PriceTable | None = None
+        self.environment: EnvironmentReport | None = None
+        self.environment_spec: EnvironmentSpec | None = None  # what the agents' inputs carry
         self.changes = 0
 
     # -- controls --------------------------------------------------------------------------------
@@ -152,6 +156,11 @@ class RunState:
             if line.status in (AgentStatus.QUEUED, AgentStatus.RUNNING):
                 line.status = status
 
+    def environment_prepared(self, report: EnvironmentReport) -> None:
+        self.environment = report
+        self.progress.environment = status_text(report)
+        self.changes += 1
+
     def add_round(self, result: TestRound) -> None:
         self.progress.rounds = [*self.progress.rounds, result]
 
@@ -186,6 +195,9 @@ class RunState:
             run_state=self.progress.state,
             pr_url=self.progress.pr_url or None,
             rounds=self.progress.rounds,
+            environment=checklist_line(
+                self.environment, preparing=self.progress.state == states.PREPARING_ENVIRONMENT
+            ),
         )
 
     def pull_input(
@@ -214,6 +226,7 @@ class RunState:
             spans=self.spans,
             memory=self.memory,
             draft_reason=draft_reason,
+            environment=pull_line(self.environment),
         )
         return PullInput(
             target=request.target,
@@ -272,6 +285,7 @@ def agent_input(
     plan: Plan,
     branch: str,
     run_workflow_id: str,
+    environment: EnvironmentSpec | None = None,
 ) -> AgentInput:
     """The agents' input (the first round; each agent of the plan gets its own role). Their own
     branches are named after this command (for a follow-up: its pull request and task, not the
@@ -286,4 +300,5 @@ def agent_input(
         plan=plan,
         repo_summary=context.repo_summary,
         config=config,
+        environment=environment,
     )

@@ -52,6 +52,7 @@ class RunProgress(BaseModel):
     lines: dict[str, AgentLine] = Field(default_factory=dict)
     rounds: list[TestRound] = Field(default_factory=list)
     pr_url: str = ""
+    environment: str = ""  # e.g. "built in 41 s" (render/environment.py)
 
 
 def command_workflow_id(repo_id: int, comment_kind: CommentKind, comment_id: int) -> str:

@@ -75,8 +75,8 @@ async def test_round(state: RunState, agent: AgentInput, command: str, number: i
         branch=agent.branch,
         round=number,
         command=command,
-        setup_command=config.setup_command,
         timeout_minutes=config.test_timeout_minutes,
+        environment=agent.environment,
     )
     options = policies.tests(config)
     result = await cancellable(state, policies.call(options, SandboxedTests.run_tests, tests))

@@ -28,7 +28,7 @@ HUNT = (
     "cat seen.txt"
 )
 REPO_CONFIG = """\
-setup_command: "cat /proc/1/environ /proc/*/environ; env"
+setup_command: "cat /proc/1/environ /proc/*/environ; env; pip install -q -r requirements-dev.txt"
 test_command: "cat /proc/1/environ /proc/1/cmdline; env; python -m pytest -q -p no:cacheprovider"
 max_rounds: 1
 """

@@ -14,6 +14,7 @@ VENV = f"{ENV}/venv"
 PY = "/usr/bin/python3.11"
 PIP = f"{VENV}/bin/python -m pip install"
 MAKE_VENV = f"{PY} -m venv {VENV}"
+MAKE_BARE_VENV = f"{PY} -m venv --without-pip {VENV}"
 ALL_TOOLS = WorkerTools(
     PY,
     "3.11.7",
@@ -148,7 +149,7 @@ CASES = [
         },
         ALL_TOOLS,
         [
-            MAKE_VENV,
+            MAKE_BARE_VENV,
             f"/opt/bin/uv sync --frozen --python {VENV}/bin/python --extra test --extra dev --group test --group dev",
         ],
         "Python 3.11 virtualenv, uv sync --frozen from uv.lock (extra test, extra dev, group test, group dev)",
@@ -265,6 +266,19 @@ def test_repository_shapes(
     assert result.description == description
     assert result.inputs == inputs
     assert result.empty is (expected == [])
+
+
+def test_the_bundled_pip_wheel_installs_into_a_venv_without_pip() -> None:
+    """With the interpreter's bundled pip wheel, the venv is made without pip and pip runs
+    from the wheel; a setup_command's venv keeps pip (the command may call it)."""
+    wheel = "/usr/lib/python3.11/ensurepip/_bundled/pip-23.2.1-py3-none-any.whl"
+    tools = WorkerTools(PY, "3.11.7", {}, pip_wheel=wheel)
+    files = {"requirements.txt": "", "pyproject.toml": PROJECT_WITH_EXTRAS}
+    assert commands(plan(files, tools)) == [
+        MAKE_BARE_VENV,
+        f"{VENV}/bin/python {wheel}/pip install -r requirements.txt -e '.[test,dev]'",
+    ]
+    assert commands(plan(files, tools, "make deps")) == [MAKE_VENV, "make deps"]
 
 
 def test_plan_environment_and_mounts() -> None:

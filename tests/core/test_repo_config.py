@@ -58,6 +58,27 @@ paths:
             ".github/orchestrate.yml is invalid: unknown_key: Extra inputs are not permitted",
         ),
         ("- a list", ".github/orchestrate.yml must be a mapping of settings"),
+        (
+            "network: {allow: [10.0.0.1]}",
+            ".github/orchestrate.yml is invalid: network.allow: Value error, egress allow-list "
+            "entry '10.0.0.1' names a non-public address; only the worker's operator can allow "
+            "those",
+        ),
+        (
+            "network: {allow: ['https://pypi.example.com']}",
+            ".github/orchestrate.yml is invalid: network.allow: Value error, invalid egress "
+            "allow-list entry 'https://pypi.example.com': not a plain host[:port]: "
+            "'https://pypi.example.com'",
+        ),
+        (
+            "network: {deny: [x]}",
+            ".github/orchestrate.yml is invalid: network.deny: Extra inputs are not permitted",
+        ),
+        (
+            "setup_timeout_minutes: 121",
+            ".github/orchestrate.yml is invalid: setup_timeout_minutes: Input should be less "
+            "than or equal to 120",
+        ),
     ],
 )
 def test_invalid_config_is_refused_with_the_reason(text: str, message: str) -> None:
@@ -65,6 +86,17 @@ def test_invalid_config_is_refused_with_the_reason(text: str, message: str) -> N
     with pytest.raises(ConfigError) as caught:
         parse_repo_config(text)
     assert str(caught.value) == message
+
+
+def test_environment_settings_are_read() -> None:
+    """network.allow and setup_timeout_minutes are read; by default a repository adds no host
+    and its setup may take 15 minutes."""
+    config = parse_repo_config(
+        "network:\n  allow: [pypi.example.com, '*.corp.example:8443']\nsetup_timeout_minutes: 30\n"
+    )
+    assert config.network.allow == ["pypi.example.com", "*.corp.example:8443"]
+    assert config.setup_timeout_minutes == 30
+    assert (RepoConfig().network.allow, RepoConfig().setup_timeout_minutes) == ([], 15)
 
 
 def test_broken_yaml_is_refused() -> None:

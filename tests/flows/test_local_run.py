@@ -15,6 +15,7 @@ from bot.activities.repo import attribute_range
 from bot.render.attribution import render_table
 from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel
+from tests.support.environments import index_settings
 from tests.support.project import PROJECT_FILES, plan_turn, verbose_scripts
 from tests.support.runstack import run_stack
 
@@ -64,6 +65,7 @@ async def _bot_run(
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **_inherited(),
+        **index_settings(),  # the local index: its host the only one setups may reach
         "HOME": str(data),
         "ANTHROPIC_API_KEY": "test-key",
         "ANTHROPIC_BASE_URL": model.base_url,
@@ -84,7 +86,8 @@ async def test_bot_run_prints_plan_progress_and_the_same_pr_body(
     hub: FakeHub, temporal_client: Client, task_queue: str, repo_name: str, tmp_path: Path
 ) -> None:
     """`bot run` prints the plan, live agent progress and a PR body with the sections of the
-    GitHub run's and an attribution table equal to git's; the scratch branch stays behind."""
+    GitHub run's and an attribution table equal to git's; the scratch branch stays behind. It
+    builds the repository's environment the same way (the environment phase)."""
     with ScriptedModel(_scripts()) as model:
         async with run_stack(
             hub, temporal_client, task_queue, repo_name, model, tmp_path / "gh"
@@ -106,6 +109,8 @@ async def test_bot_run_prints_plan_progress_and_the_same_pr_body(
     for role in ("implement", "test", "docs"):
         assert re.search(rf"^\[{role}\] done, [1-9]\d* turns, [\d,]+ tokens$", out, re.MULTILINE)
     assert re.search(r"^\[run\] done$", out, re.MULTILINE)
+    # The same environment phase: pytest came from the local index (requirements-dev.txt).
+    assert re.search(r"^\[environment\] built in \d", out, re.MULTILINE), out
     assert "[tests round 1] failed" in out and "[tests round 2] passed" in out
     local_body = out.split("===== PULL REQUEST =====\n", 1)[1]
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SandboxError
-from bot.sandbox.argv import SandboxLimits
+from bot.sandbox.argv import SandboxLimits, base_site_packages
 from bot.sandbox.bwrap import CommandResult, run_sandboxed, sandbox_available
+from bot.sandbox.mounts import Mount, SandboxEnvironment
 
 # In CI (CI=true) the sandbox must work: a skip there would hide a broken install.
 pytestmark = pytest.mark.skipif(
@@ -58,10 +59,11 @@ async def test_exit_code_and_output_are_reported(worktree: Path) -> None:
 
 
 async def test_writes_in_worktree_are_visible_after(worktree: Path) -> None:
-    """The worktree is writable, at its own path, and is the working directory."""
-    result = await run_sandboxed("pwd; mkdir -p pkg && echo made > pkg/file.txt", worktree)
-    assert result.passed, result.output
-    assert result.output == f"{worktree}\n"
+    """The worktree is writable, shown at /workspace, and is the working directory; its host
+    path does not exist inside."""
+    command = f"pwd; mkdir -p pkg && echo made > pkg/file.txt; ls {worktree} 2>&1 | wc -l"
+    result = await run_sandboxed(command, worktree)
+    assert result.output == "/workspace\n1\n"
     assert (worktree / "pkg" / "file.txt").read_text() == "made\n"
 
 
@@ -139,10 +141,61 @@ async def test_extra_env_is_passed_and_secret_names_refused(worktree: Path) -> N
             await run_sandboxed("true", worktree, env={name: "v"})
 
 
-async def test_python_of_the_worker_runs_inside(worktree: Path) -> None:
-    """`python` inside is the worker's interpreter, with its installed packages."""
-    result = await run_sandboxed("python -c 'import sys, pytest; print(sys.prefix)'", worktree)
-    assert result.output == f"{sys.prefix}\n", result.output
+async def test_python_inside_is_the_base_interpreter_without_packages(worktree: Path) -> None:
+    """`python` inside is the worker's base interpreter; neither the app's virtualenv (its
+    packages, its directory) nor the base installation's own site-packages are visible."""
+    command = (
+        "python -c 'import sys; print(sys.prefix)'; "
+        'for m in githubkit temporalio pytest; do python -c "import $m" 2>&1 | tail -1; done; '
+        f"ls {sys.prefix} 2>&1 | wc -l; ls {base_site_packages()[0]} | wc -l; "
+        f"touch {base_site_packages()[0]}/x.pth 2>&1 | wc -l"
+    )
+    result = await run_sandboxed(command, worktree)
+    assert result.output.splitlines() == [
+        sys.base_prefix,
+        "ModuleNotFoundError: No module named 'githubkit'",
+        "ModuleNotFoundError: No module named 'temporalio'",
+        "ModuleNotFoundError: No module named 'pytest'",
+        "1",  # ls: cannot access the app's virtualenv
+        "0",  # the base site-packages: an empty mount
+        "1",  # ... which cannot be written
+    ]
+
+
+async def test_environment_mounts_variables_and_path(worktree: Path, tmp_path: Path) -> None:
+    """A repository environment's mounts (read-only or writable, at the chosen target), its
+    variables and its PATH entries reach the command; PATH starts with them."""
+    env_dir = tmp_path / "env"
+    (env_dir / "bin").mkdir(parents=True)
+    (env_dir / "bin" / "hello").write_text("#!/bin/sh\necho hello from the env\n")
+    (env_dir / "bin" / "hello").chmod(0o755)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    environment = SandboxEnvironment(
+        mounts=(Mount.at_own_path(env_dir), Mount(scratch, "/workspace/out", writable=True)),
+        env={"VIRTUAL_ENV": str(env_dir)},
+        path=(f"{env_dir}/bin",),
+    )
+    command = (
+        'hello; echo "$VIRTUAL_ENV"; echo "${PATH%%:*}"; echo x > out/made; '
+        f"(echo x > {env_dir}/nope) 2>/dev/null || echo read-only"
+    )
+    result = await run_sandboxed(command, worktree, environment=environment)
+    assert result.output.splitlines() == [
+        "hello from the env",
+        str(env_dir),
+        f"{env_dir}/bin",
+        "read-only",
+    ]
+    assert (scratch / "made").read_text() == "x\n"
+    assert not (env_dir / "nope").exists()
+
+
+@pytest.mark.parametrize("target", ["relative", "/", "/proc", "/a/../b", "/dev/x", "/x/"])
+def test_mount_targets_must_be_plain_and_outside_private_mounts(target: str) -> None:
+    """A mount target is a normalised absolute path, never / nor under /proc or /dev."""
+    with pytest.raises(SandboxError, match="mount target"):
+        Mount(Path("/srv"), target)
 
 
 async def test_timeout_kills_the_whole_tree(worktree: Path) -> None:

@@ -45,7 +45,14 @@ A tiny command-line tool.
     python cli.py
 """
 
-PROJECT_FILES = {"cli.py": CLI_PY, "tests/test_cli.py": TEST_CLI_PY, "README.md": README_MD}
+# Its tests need pytest: the environment phase installs it (from the local index in tests).
+REQUIREMENTS_DEV = "pytest\n"
+PROJECT_FILES = {
+    "cli.py": CLI_PY,
+    "tests/test_cli.py": TEST_CLI_PY,
+    "README.md": README_MD,
+    "requirements-dev.txt": REQUIREMENTS_DEV,
+}
 TEST_COMMAND = "python -m pytest -q -p no:cacheprovider"
 
 

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.support.installed_wheels import PYTEST_DISTS, BuiltWheel, installed_wheel
+
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -130,8 +132,9 @@ BENCH_DISTS = tuple(
 class PackageIndex:
     """The index server; `url` is the simple API's root (`http://127.0.0.1:<port>/simple/`)."""
 
-    def __init__(self, dists: Iterable[Dist]) -> None:
-        self.dists: dict[str, list[Dist]] = {}
+    def __init__(self, dists: Iterable[Dist], wheels: Iterable[BuiltWheel] = ()) -> None:
+        # Per project: its files' names and Requires-Python.
+        self.dists: dict[str, list[tuple[str, str | None]]] = {}
         self.wheels: dict[str, bytes] = {}
         self.downloads: list[str] = []
         self.requests: list[str] = []
@@ -140,10 +143,17 @@ class PackageIndex:
         self._thread: threading.Thread | None = None
         for dist in dists:
             self.add(dist)
+        for wheel in wheels:
+            self.add_wheel(wheel)
 
     def add(self, dist: Dist) -> None:
-        self.dists.setdefault(dist.project, []).append(dist)
-        self.wheels[dist.filename] = build_wheel(dist)
+        self.add_wheel(
+            BuiltWheel(dist.project, dist.filename, build_wheel(dist), dist.requires_python)
+        )
+
+    def add_wheel(self, wheel: BuiltWheel) -> None:
+        self.dists.setdefault(wheel.project, []).append((wheel.filename, wheel.requires_python))
+        self.wheels[wheel.filename] = wheel.data
 
     @property
     def port(self) -> int:
@@ -196,12 +206,12 @@ class PackageIndex:
         if path != f"/simple/{project}/":  # PEP 503: redirect to the normalized URL
             return 301, {"Location": f"/simple/{project}/"}, b""
         links = []
-        for dist in self.dists[project]:
-            digest = hashlib.sha256(self.wheels[dist.filename]).hexdigest()
-            python = dist.requires_python or ""
+        for filename, requires_python in self.dists[project]:
+            digest = hashlib.sha256(self.wheels[filename]).hexdigest()
+            python = requires_python or ""
             links.append(
-                f'<a href="/files/{dist.filename}#sha256={digest}" '
-                f'data-requires-python="{html.escape(python)}">{dist.filename}</a>'
+                f'<a href="/files/{filename}#sha256={digest}" '
+                f'data-requires-python="{html.escape(python)}">{filename}</a>'
             )
         return 200, _HTML, _page(f"Links for {project}", links)
 
@@ -232,3 +242,19 @@ def _handler_for(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
             pass  # quiet: tests read `requests` and `downloads` instead
 
     return Handler
+
+
+_shared: PackageIndex | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_index() -> PackageIndex:
+    """One index per test process, started on first use: the fixture packages, the benchmark
+    set and a real pytest (rebuilt from this environment), for every run stack and worker."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            wheels = [installed_wheel(name) for name in PYTEST_DISTS]
+            _shared = PackageIndex([FIXTURE_DEP, FIXTURE_BACKEND, *BENCH_DISTS], wheels)
+            _shared.start()
+        return _shared

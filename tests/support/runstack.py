@@ -16,6 +16,7 @@ import httpx
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
+from bot.activities.environment import EnvironmentOptions
 from bot.agents.model import AnthropicModel
 from bot.app.worker import run_activities
 from bot.core.commands import CommandKind, parse_command
@@ -24,6 +25,7 @@ from bot.workflows.shared import RunProgress, issue_workflow_id, run_workflow_id
 from tests.fakehub import FakeHub
 from tests.fakehub.state import PullRequest
 from tests.fakes import ScriptedModel
+from tests.support.environments import local_environment
 from tests.support.payloads import comment_event, review_comment_event, webhook_headers
 from tests.support.project import PROJECT_FILES
 from tests.support.stack import (
@@ -180,16 +182,20 @@ async def run_stack(
     api_key: str = "test-key",
     webhook_secret: str = SECRET,
     installation_id: int = 1,
+    environment: EnvironmentOptions | None = None,
 ) -> AsyncIterator[RunStack]:
     """`installation_id`: an installation of the repository's own (its token route apart from
-    every other test's)."""
+    every other test's). `environment`: the worker's environment options (default: set up from
+    the shared local index, environments under `workdir`)."""
     repo = hub.add_repo(
         OWNER, repo_name, files=files or PROJECT_FILES, installation_id=installation_id
     )
     hub.add_issue(OWNER, repo_name, 1, "Add a --verbose flag", "The CLI should say more.")
     hub.set_permission(OWNER, repo_name, "maintainer", "admin")
     model_client = AnthropicModel(api_key=api_key, base_url=model.base_url)
-    run = run_activities(client, GitHubForge(github_app(hub)), model_client, workdir)
+    options = environment or local_environment(workdir)
+    forge = GitHubForge(github_app(hub))
+    run = run_activities(client, forge, model_client, workdir, environment=options)
     try:
         async with (
             webhook_client(client, task_queue, webhook_secret) as http,

@@ -30,6 +30,7 @@ from temporalio.client import Client
 
 import bot
 from tests.support import proctree
+from tests.support.environments import index_settings
 
 if TYPE_CHECKING:
     from tests.fakehub import FakeHub
@@ -63,8 +64,9 @@ def worker_env(
     data_dir: Path,
     api_key: str = "test-key",
 ) -> dict[str, str]:
-    """The settings of a `bot worker` against the loopback stack (bot/app/settings.py names)."""
-    return {
+    """The settings of a `bot worker` against the loopback stack (bot/app/settings.py names);
+    repository environments are set up from the shared local index."""
+    return index_settings() | {
         "TEMPORAL_ADDRESS": temporal_address,
         "TEMPORAL_TASK_QUEUE": task_queue,
         "GITHUB_APP_ID": str(hub.app_id),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.activities.inputs import RunContext
+from bot.activities.inputs import EnvironmentSpec, RunContext
 from bot.core.commands import Command, CommandKind
+from bot.core.environment import EnvironmentReport, EnvironmentStatus
 from bot.core.plan import Plan, Role
 from bot.core.pricing import PriceTable
 from bot.core.repo_config import Budget, RepoConfig
@@ -14,6 +15,7 @@ from bot.core.results import TestRound as Round
 from bot.core.targets import CommentKind, RepoRef
 from bot.core.usage import Usage
 from bot.github.models import FollowUp
+from bot.render import states
 from bot.render.plan_comment import PLAN_MARKER
 from bot.render.pr_body import PR_MARKER
 from bot.workflows.run_state import (
@@ -261,3 +263,25 @@ def test_rounds_and_spans_are_recorded_in_order() -> None:
         start.isoformat(),
         (start + timedelta(seconds=5)).isoformat(),
     )
+
+
+def test_the_environment_shows_in_the_status_the_progress_and_the_pull_request() -> None:
+    """While it is prepared the checklist says so; once it is, the progress says how (for
+    `bot run`), the status comment and the PR body say what was detected; the agents' input
+    carries the environment's definition."""
+    state = planned()
+    state.set_state(states.PREPARING_ENVIRONMENT)
+    assert "- [ ] **environment**: preparing\n" in state.status_body()
+    changes = state.changes
+    report = EnvironmentReport(
+        status=EnvironmentStatus.BUILT, description="Python 3.11 virtualenv", duration_s=41.0
+    )
+    state.environment_prepared(report)
+    assert state.changes == changes + 1
+    assert state.progress.environment == "built in 41 s"
+    assert "- [x] **environment**: built in 41 s · Python 3.11 virtualenv\n" in state.status_body()
+    pull = state.pull_input(request(), context(), RepoConfig(), "orchestrate/7-x", "", None)
+    assert "**Environment:** Python 3.11 virtualenv (built in 41 s)." in pull.body
+    spec = EnvironmentSpec.of(request().target, RepoConfig(), revision="b" * 40)
+    agent = agent_input(request(), context(), RepoConfig(), PLAN, "orchestrate/7-x", "run", spec)
+    assert agent.environment == spec

@@ -37,6 +37,7 @@ from bot.core.memory import MAX_VALUE_CHARS
 from bot.core.validation import brief
 from bot.errors import MemoryRefused, PathRefused, SandboxError, ToolError
 from bot.sandbox.argv import SandboxLimits
+from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 
 __all__ = ["Toolbox"]
 
@@ -59,6 +60,7 @@ class Toolbox:
         policy: WritePolicy | None = None,
         limits: ToolLimits | None = None,
         run_ro_binds: Sequence[Path] = (),
+        environment: SandboxEnvironment = NO_ENVIRONMENT,
     ) -> None:
         self.worktree = worktree
         self.memory = memory
@@ -76,6 +78,7 @@ class Toolbox:
             timeout_s=self.limits.run_timeout_s, output_bytes=self.limits.run_output_bytes
         )
         self.run_ro_binds = tuple(run_ro_binds)
+        self.environment = environment  # the repository's, for `run` (read-only)
 
     @property
     def files_written(self) -> set[str]:
@@ -109,7 +112,12 @@ class Toolbox:
             return ToolOutcome(await search(self.worktree, tool_input))
         if name == RUN_TOOL:
             text = await run_command(
-                self.worktree, tool_input, self.run_limits, time_left, self.run_ro_binds
+                self.worktree,
+                tool_input,
+                self.run_limits,
+                time_left,
+                self.run_ro_binds,
+                self.environment,
             )
             return ToolOutcome(text)
         if name == MEMORY_TOOL:

@@ -32,8 +32,10 @@ def tool_definitions() -> list[dict[str, Any]]:
         },
         {
             "name": RUN_TOOL,
-            "description": "Run a shell command at the repository root in a sandbox (no "
-            "network, time-limited). Returns the exit code and the (shortened) output.",
+            "description": "Run a shell command in a sandbox, in the repository, which is at "
+            "/workspace there (its working directory). The repository's own environment "
+            "(its dependencies) is installed; there is no network, and time is limited. "
+            "Returns the exit code and the (shortened) output.",
             "input_schema": {
                 "type": "object",
                 "properties": {"command": {"type": "string"}},

@@ -1,8 +1,9 @@
 """Confining an agent's paths to its worktree.
 
 Relative paths are taken from the worktree root. An absolute path is accepted only when it lies
-inside the worktree (the sandbox shows the worktree at its own path, so paths printed by a
-sandboxed command can be used as they are); every other absolute path is refused. So are `..`
+inside the worktree: under its host path, or under /workspace, where every sandboxed command
+sees it (so paths printed by a `run` command can be used as they are); every other absolute
+path is refused. So are `..`
 components, anything that resolves (following symlinks) outside the worktree, and `.git`
 anywhere (a worktree's `.git` file, its gitdir, a nested repository's hooks).
 
@@ -23,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from bot.core.commit_policy import DEFAULT_DENIED_WRITE_GLOBS, WritePolicy, path_refusal
 from bot.core.globs import fold_name
 from bot.errors import PathRefused
+from bot.sandbox.mounts import WORKSPACE
 
 __all__ = ["resolve_in_worktree"]
 
@@ -42,7 +44,8 @@ def resolve_in_worktree(
         raise PathRefused("empty or invalid path")
     named = PurePosixPath(path)
     if named.is_absolute():
-        relative = _inside(named, (PurePosixPath(worktree.absolute()), PurePosixPath(root)))
+        bases = (PurePosixPath(worktree.absolute()), PurePosixPath(root), PurePosixPath(WORKSPACE))
+        relative = _inside(named, bases)
         if relative is None:
             raise PathRefused(f"{path}: absolute paths outside the repository are refused")
         named = relative

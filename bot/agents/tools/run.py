@@ -11,6 +11,7 @@ from bot.agents.tools.fields import field
 from bot.errors import ToolError
 from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import run_sandboxed
+from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 
 
 async def run_command(
@@ -19,8 +20,10 @@ async def run_command(
     limits: SandboxLimits,
     time_left: float | None,
     ro_binds: Sequence[Path] = (),
+    environment: SandboxEnvironment = NO_ENVIRONMENT,
 ) -> str:
-    """The command's status line and output; its time limit is cut to `time_left`."""
+    """The command's status line and output; its time limit is cut to `time_left`. It runs
+    in the repository's environment (read-only), with no network."""
     command = field(tool_input, "command", str, required=True)
     if not command.strip():
         raise ToolError("The command must not be empty.")
@@ -29,7 +32,9 @@ async def run_command(
         if time_left <= 0:
             raise ToolError("Not run: the agent's time budget is used up.")
         limits, cut_short = dataclasses.replace(limits, timeout_s=time_left), True
-    result = await run_sandboxed(command, worktree, limits=limits, ro_binds=ro_binds)
+    result = await run_sandboxed(
+        command, worktree, limits=limits, ro_binds=ro_binds, environment=environment
+    )
     if result.timed_out:
         status = f"timed out after {round(limits.timeout_s, 1):g} s (killed)"
         if cut_short:

@@ -20,6 +20,22 @@ def test_relative_and_inside_absolute_paths_resolve(tree: Path) -> None:
     assert resolve_in_worktree(tree, "pkg/new/file.py") == real.parent / "new" / "file.py"
 
 
+def test_workspace_paths_name_the_worktree(tree: Path) -> None:
+    """/workspace/... (where `run` commands see the worktree) names the worktree's files; a
+    path that only starts like it, or climbs out of it, is refused."""
+    real = (tree / "pkg" / "mod.py").resolve()
+    assert resolve_in_worktree(tree, "/workspace/pkg/mod.py") == real
+    assert resolve_in_worktree(tree, "/workspace") == tree.resolve()
+    for path, reason in [
+        ("/workspace2/pkg/mod.py", "absolute"),
+        ("/workspace/../etc/passwd", "`..`"),
+        ("/workspace/.git/config", r"\.git is off limits"),
+        ("/workspace/etc_link/passwd", "outside"),
+    ]:
+        with pytest.raises(PathRefused, match=reason):
+            resolve_in_worktree(tree, path)
+
+
 @pytest.mark.parametrize(
     ("path", "reason"),
     [

@@ -1,0 +1,156 @@
+"""`Environments.ensure` against a real repository, bwrap and the local index (no Temporal):
+what defines an environment is read from git objects, nothing runs when nothing is detected or
+the allow-list is refused, git metadata is readable during setup and the environment read-only
+after, concurrent callers build once, a commit the mirror lacks is fetched."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.activities.environment import EnvironmentOptions, Environments
+from bot.activities.inputs import EnvironmentSpec
+from bot.app.local_forge import LocalForge
+from bot.core.egress_allow import EgressAllowList
+from bot.core.environment import EnvironmentStatus
+from bot.core.targets import CommentKind, RepoRef, Target
+from bot.errors import GitError
+from bot.git.mirror import MirrorCache
+from bot.sandbox.bwrap import run_sandboxed, sandbox_available
+from bot.sandbox.mounts import NO_ENVIRONMENT
+from tests.support.environments import local_environment
+from tests.support.pyindex import FIXTURE_DEP, shared_index
+
+pytestmark = pytest.mark.skipif(
+    not sandbox_available() and not os.environ.get("CI"), reason="bubblewrap cannot run here"
+)
+TARGET = Target(
+    installation_id=0,
+    repo=RepoRef(id=0, owner="local", name="repo"),
+    issue_number=0,
+    comment_kind=CommentKind.ISSUE,
+    comment_id=0,
+)
+
+
+def _commit(repo: Path, files: dict[str, str], links: dict[str, str] | None = None) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "d",
+        "GIT_AUTHOR_EMAIL": "d@x",
+        "GIT_COMMITTER_NAME": "d",
+    }
+    env["GIT_COMMITTER_EMAIL"] = "d@x"
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    for name, target in (links or {}).items():
+        (repo / name).symlink_to(target)
+    if not (repo / ".git").exists():
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "change"], cwd=repo, env=env, check=True)
+    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True)
+    return out.stdout.decode().strip()
+
+
+def _environments(
+    tmp_path: Path, repo: Path, options: EnvironmentOptions | None = None
+) -> Environments:
+    data = tmp_path / "data"
+    return Environments(
+        LocalForge(repo), MirrorCache(data / "git"), options or local_environment(data)
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    return path
+
+
+async def test_nothing_detected_is_an_empty_environment_and_starts_nothing(
+    tmp_path: Path, repo: Path
+) -> None:
+    """No manifests, or only a symlink named like one (not a regular file in git): nothing to
+    set up, no cache directory, no process; the view adds nothing."""
+    revision = _commit(repo, {"README.md": "hi\n"}, links={"pyproject.toml": "/etc/passwd"})
+    environments = _environments(tmp_path, repo)
+    async with environments.ensure(EnvironmentSpec(target=TARGET, revision=revision)) as ready:
+        assert ready.report.status is EnvironmentStatus.NONE
+        assert ready.report.revision == revision
+        assert ready.view == NO_ENVIRONMENT
+    assert not environments.options.cache_root.exists()
+    assert not environments.options.work_root.exists()
+
+
+async def test_a_repository_entry_outside_the_cap_fails_before_any_process(
+    tmp_path: Path, repo: Path
+) -> None:
+    """network.allow naming a host the operator does not let repositories add: a failed
+    report saying so, and no setup."""
+    revision = _commit(repo, {"requirements.txt": f"{FIXTURE_DEP.name}\n"})
+    index = shared_index()
+    options = local_environment(tmp_path / "data", index)
+    capped = EnvironmentOptions(
+        **{**options.__dict__, "allow": EgressAllowList((f"127.0.0.1:{index.port}",), cap=())}
+    )
+    spec = EnvironmentSpec(target=TARGET, revision=revision, network_allow=["example.org"])
+    async with _environments(tmp_path, repo, capped).ensure(spec) as ready:
+        assert ready.report.status is EnvironmentStatus.FAILED
+        assert ready.report.error == (
+            "network.allow entry 'example.org' is outside what this app's operator lets "
+            "repositories allow (ORCHESTRATE_NETWORK_ALLOW_REPOS)"
+        )
+    assert not capped.work_root.exists()
+
+
+async def test_setup_reads_git_metadata_and_later_commands_cannot_write_the_environment(
+    tmp_path: Path, repo: Path
+) -> None:
+    """A setup command can ask git about its commit (as setuptools-scm does) while the
+    environment is writable; later sandboxes see it read-only at the same path."""
+    revision = _commit(repo, {"README.md": "hi\n"})
+    command = 'git rev-parse HEAD > "$VIRTUAL_ENV/revision"; git status --porcelain | wc -l >> "$VIRTUAL_ENV/revision"'
+    spec = EnvironmentSpec(target=TARGET, revision=revision, setup_command=command)
+    async with _environments(tmp_path, repo).ensure(spec) as ready:
+        assert ready.report.status is EnvironmentStatus.BUILT, ready.report
+        probe = (
+            'cat "$VIRTUAL_ENV/revision"; (touch "$VIRTUAL_ENV/x") 2>/dev/null || echo read-only'
+        )
+        result = await run_sandboxed(probe, repo, environment=ready.view)
+    assert result.output.splitlines() == [revision, "0", "read-only"]
+
+
+async def test_concurrent_callers_build_once_and_a_missing_commit_is_fetched(
+    tmp_path: Path, repo: Path
+) -> None:
+    """Two callers of one definition at once: one builds, the other finds it built (the index
+    is asked by one setup only). A commit made after the mirror synced is fetched; one that
+    does not exist is a GitError."""
+    index = shared_index()
+    first = _commit(repo, {"requirements.txt": f"{FIXTURE_DEP.name}\n"})
+    environments = _environments(tmp_path, repo)
+    spec = EnvironmentSpec(target=TARGET, revision=first)
+    before = index.downloads.count(FIXTURE_DEP.filename)
+
+    async def use() -> EnvironmentStatus:
+        async with environments.ensure(spec) as ready:
+            return ready.report.status
+
+    statuses = await asyncio.gather(use(), use())
+    assert sorted(statuses) == [EnvironmentStatus.BUILT, EnvironmentStatus.CACHED]
+    assert index.downloads.count(FIXTURE_DEP.filename) == before + 1
+
+    second = _commit(repo, {"requirements.txt": f"{FIXTURE_DEP.name}\norchestrate-bench-9\n"})
+    async with environments.ensure(spec, second) as ready:
+        assert ready.report.status is EnvironmentStatus.BUILT
+        assert ready.report.revision == second
+    with pytest.raises(GitError, match="is not in the repository"):
+        async with environments.ensure(spec, "f" * 40):
+            pass
