@@ -10,6 +10,7 @@ new after a number of runs (issue_queue.RUNS_PER_HISTORY).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -56,12 +57,16 @@ class IssueWorkflow:
         self.queue = IssueQueue(carried)
         self.runs: dict[int, ChildWorkflowHandle[RunWorkflow, RunProgress]] = {}
         self.started = 0
+        # Commands are answered in the order they arrived, though answering one waits on I/O.
+        self.answering = asyncio.Lock()
 
     @workflow.signal
     async def enqueue(self, request: CommandRequest) -> None:
         """A command of this issue. Decided at once, in arrival order; then carried out."""
-        for action in self.queue.receive(request):
-            await self._act(action)
+        actions = self.queue.receive(request)
+        async with self.answering:
+            for action in actions:
+                await self._act(action)
 
     @workflow.run
     async def run(self, carried: IssueQueueState) -> None:
