@@ -39,6 +39,7 @@ from bot.git.mirror import MirrorCache
 from bot.github.forge import GitHubForge
 from bot.workflows.shared import RunProgress
 from tests.fakehub import FakeHub
+from tests.fakehub.gitrepo import git
 from tests.fakes import ScriptedModel, ToolCall, Turn
 from tests.support.environments import local_environment
 from tests.support.installed_wheels import PYTEST_DISTS, installed_wheel
@@ -133,7 +134,8 @@ async def _setup_alone(hub: FakeHub, stack: RunStack, data: Path, index: Package
         comment_kind=CommentKind.ISSUE,
         comment_id=1,
     )
-    spec = EnvironmentSpec.of(target, RepoConfig(), branch="main")
+    revision = git(repo.bare, "rev-parse", "main").strip()
+    spec = EnvironmentSpec.of(target, RepoConfig(), revision=revision)
     reports = []
     for _ in range(2):
         started = time.monotonic()

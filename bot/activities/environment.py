@@ -91,23 +91,14 @@ class Environments:
         self.cache = EnvironmentCache(options.cache_root, max_bytes=options.max_bytes)
 
     @contextlib.asynccontextmanager
-    async def ensure(self, spec: EnvironmentSpec, revision: str = "") -> AsyncIterator[Prepared]:
-        """The environment of `revision` (default: the spec's), in use until exit: eviction
-        leaves it alone meanwhile."""
+    async def ensure(self, spec: EnvironmentSpec) -> AsyncIterator[Prepared]:
+        """The environment of the spec's revision, in use until exit: eviction leaves it
+        alone meanwhile."""
         started = time.monotonic()
         remote = await self.forge.remote(spec.target)
-        mirror, revision = await self._revision(remote, spec, revision)
+        mirror, revision = await self._revision(remote, spec.revision)
         try:
-            allow = self.options.allow.entries(spec.network_allow)
-            defined = await define(
-                self.mirrors.git,
-                mirror,
-                revision,
-                tools=worker_tools(),
-                setup_command=spec.setup_command,
-                allow=allow,
-                sources=self.options.sources(),
-            )
+            defined = await self._define(spec, mirror, revision)
         except (EgressRefused, ConfigError) as exc:
             yield Prepared(_failed(revision, "", str(exc), started))
             return
@@ -129,19 +120,33 @@ class Environments:
             report = _report(status, defined, revision, started)
             yield Prepared(report, environment_view(environment, plan))
 
-    async def _revision(
-        self, remote: Remote, spec: EnvironmentSpec, revision: str
-    ) -> tuple[Path, str]:
-        """The mirror, fetched when it lacks the revision, and the revision as a commit id."""
-        revision = revision or spec.revision
+    async def key_of(self, spec: EnvironmentSpec, revision: str) -> str:
+        """The key `revision`'s files would give the environment ("" when they define none
+        that could be built); reads git objects only, runs nothing."""
+        remote = await self.forge.remote(spec.target)
+        mirror, revision = await self._revision(remote, revision)
+        try:
+            defined = await self._define(spec, mirror, revision)
+        except (EgressRefused, ConfigError):
+            return ""
+        return defined.key
+
+    async def _define(self, spec: EnvironmentSpec, mirror: Path, revision: str) -> Defined:
+        return await define(
+            self.mirrors.git,
+            mirror,
+            revision,
+            tools=worker_tools(),
+            setup_command=spec.setup_command,
+            allow=self.options.allow.entries(spec.network_allow),
+            sources=self.options.sources(),
+        )
+
+    async def _revision(self, remote: Remote, revision: str) -> tuple[Path, str]:
+        """The mirror, fetched when it lacks the revision."""
         mirror = self.mirrors.mirror_path(remote)
-        if not revision or not await self._has_commit(mirror, revision):
+        if not await self._has_commit(mirror, revision):
             mirror = await self.mirrors.sync(remote)
-        if not revision:
-            head = await self.mirrors.remote_head(mirror, spec.branch)
-            if head is None:
-                raise GitError(f"branch {spec.branch!r} does not exist on the remote")
-            revision = head
         if not await self._has_commit(mirror, revision):
             raise GitError(f"commit {revision[:12]} is not in the repository")
         return mirror, revision

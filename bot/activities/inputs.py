@@ -177,7 +177,7 @@ class TestInput(BaseModel):
     round: int
     command: str
     timeout_minutes: float = 10.0
-    # The tests recompute it from the scratch head: a changed lock file rebuilds.
+    # The run's environment (the default branch's), never one built from the scratch head.
     environment: EnvironmentSpec | None = None
 
 
@@ -186,24 +186,23 @@ class TestInput(BaseModel):
 
 class EnvironmentSpec(BaseModel):
     """What defines a run's environment besides the repository's files: the commit whose
-    manifests define it (or, for a follow-up, the branch whose head does), the repo config's
-    setup command, extra hosts and timeout."""
+    manifests define it, the repo config's setup command, extra hosts and timeout.
+
+    The commit is always the default branch's head the run started from, never a commit an
+    agent wrote (a scratch head, a follow-up's pull request): a setup runs repository code with
+    the network and fills a cache later runs trust, so only what maintainers pushed may."""
 
     target: Target
-    revision: str = ""
-    branch: str = ""  # when `revision` is empty: that remote branch's head
+    revision: str
     setup_command: str | None = None
     network_allow: list[str] = Field(default_factory=list)
     timeout_minutes: float = 15.0
 
     @classmethod
-    def of(
-        cls, target: Target, config: RepoConfig, *, revision: str = "", branch: str = ""
-    ) -> EnvironmentSpec:
+    def of(cls, target: Target, config: RepoConfig, *, revision: str) -> EnvironmentSpec:
         return cls(
             target=target,
             revision=revision,
-            branch=branch,
             setup_command=config.setup_command,
             network_allow=list(config.network.allow),
             timeout_minutes=config.setup_timeout_minutes,

@@ -1,6 +1,9 @@
-"""The tests activity: the test command on the scratch head, in the sandbox, in the repository's
-environment for that head (recomputed from its files: a changed lock file rebuilds it), as one
-round of the run's reconcile loop.
+"""The tests activity: the test command on the scratch head, in the sandbox, in the run's
+environment, as one round of the run's reconcile loop.
+
+The environment is the default branch's (workflows/before_agents.py), never one built from the
+scratch head: its setup would run the agents' code with the network and could fill the cache
+that later runs trust. When the head changes what defines the environment, the round says so.
 
 Whatever the repository's commands do, the outcome is a round: a command that fails, is
 killed, or whose sandbox could not even start (SandboxError), and an environment that does not
@@ -26,6 +29,7 @@ from bot.errors import GitError, SandboxError
 from bot.git.mirror import MirrorCache
 from bot.git.worktree import Worktree
 from bot.github.forge import Forge
+from bot.render import environment
 from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import CommandResult, run_sandboxed
 from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
@@ -68,11 +72,16 @@ class SandboxedTests:
         limits = SandboxLimits(timeout_s=params.timeout_minutes * 60)
         if self.environments is None or params.environment is None:
             return await self._test(params, tree.path, limits, Prepared(_NO_REPORT))
-        head = await tree.head()
-        async with self.environments.ensure(params.environment, head) as prepared:
+        async with self.environments.ensure(params.environment) as prepared:
             if not prepared.report.usable:
                 return _setup_failed(params, prepared.report)
-            return await self._test(params, tree.path, limits, prepared)
+            tested = await self._test(params, tree.path, limits, prepared)
+            head = await tree.head()
+            if await self.environments.key_of(params.environment, head) == prepared.report.key:
+                return tested
+            note = environment.definition_changed_note(prepared.report.revision)
+            tail = f"{tested.output_tail}\n\n{note}"[-TEST_OUTPUT_TAIL:]
+            return tested.model_copy(update={"output_tail": tail})
 
     async def _test(
         self, params: TestInput, worktree: Path, limits: SandboxLimits, prepared: Prepared
@@ -127,10 +136,10 @@ _NO_REPORT = EnvironmentReport(status=EnvironmentStatus.NONE)
 
 
 def _setup_failed(params: TestInput, report: EnvironmentReport) -> TestRound:
-    """The round fails with the setup's output (the fixer sees why the environment of the
-    changed manifests does not build)."""
+    """The round fails with the setup's output (the run's environment could not be built on
+    this worker)."""
     refused = [line for line in report.egress if line.startswith("refused")]
-    lines = [f"The environment for this commit could not be built: {report.error}"]
+    lines = [f"The environment could not be built: {report.error}"]
     lines += [f"  {report.description}", *refused, "", report.output_tail]
     return TestRound(
         round=params.round,

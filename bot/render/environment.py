@@ -78,6 +78,16 @@ def failed_comment(report: EnvironmentReport) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def definition_changed_note(revision: str) -> str:
+    """Told with a test round (the fixer reads it) whose branch changes the files that define
+    the environment: those run no code with the network until a maintainer merges them."""
+    return (
+        "[orchestrate] This branch changes files that define the environment. The tests ran "
+        f"in the environment of the default branch ({revision[:12]}): dependencies the branch "
+        "adds or changes are not installed until a maintainer merges it."
+    )
+
+
 def _seconds(duration: float) -> str:
     if duration < 10:
         return f"{duration:.1f} s"

@@ -43,13 +43,8 @@ async def prepare_environment(
     """Build (or find) the repository's environment before any agent spends a token; False
     when it could not be built: the run stops with a comment saying why. Its time is a span
     of the timeline (and counts in the run's time budget)."""
-    follow_up = state.follow_up
-    spec = EnvironmentSpec.of(
-        request.target,
-        config,
-        revision="" if follow_up else context.base_sha,
-        branch=follow_up.branch if follow_up else "",
-    )
+    # The default branch's head, for a follow-up too: its pull request's files are agents' work.
+    spec = EnvironmentSpec.of(request.target, config, revision=context.base_sha)
     state.set_state(states.PREPARING_ENVIRONMENT)
     started = workflow.now()
     options = policies.environment(config)
@@ -61,7 +56,7 @@ async def prepare_environment(
         state.set_state(states.ENVIRONMENT_FAILED)
         await answers.post(request.target, environment.failed_comment(report), "environment")
         return False
-    # Every agent and test round uses the same commit's definition (tests recompute theirs).
-    state.environment_spec = spec.model_copy(update={"revision": report.revision, "branch": ""})
+    # Every agent and test round uses this environment.
+    state.environment_spec = spec
     state.set_state(states.RUNNING)
     return True

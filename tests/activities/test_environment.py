@@ -148,9 +148,9 @@ async def test_concurrent_callers_build_once_and_a_missing_commit_is_fetched(
     assert index.downloads.count(FIXTURE_DEP.filename) == before + 1
 
     second = _commit(repo, {"requirements.txt": f"{FIXTURE_DEP.name}\norchestrate-bench-9\n"})
-    async with environments.ensure(spec, second) as ready:
+    async with environments.ensure(spec.model_copy(update={"revision": second})) as ready:
         assert ready.report.status is EnvironmentStatus.BUILT
         assert ready.report.revision == second
     with pytest.raises(GitError, match="is not in the repository"):
-        async with environments.ensure(spec, "f" * 40):
+        async with environments.ensure(spec.model_copy(update={"revision": "f" * 40})):
             pass

