@@ -142,6 +142,9 @@ class HubMiddleware:
                 await self._serve_then_lose(fault, seen, scope, receive, send)
                 return
             if fault.cut is not None:
+                # The whole request is read first: closing on unread bytes would reset the
+                # connection (a different client error, at random) instead of just closing it.
+                await buffered(receive)
                 self._log(method, path, NO_ANSWER)
                 await self._abort(scope)
                 return

@@ -223,6 +223,11 @@ class Kill:
             await asyncio.sleep(0.02)
         if self.error is not None:
             raise AssertionError(f"the kill trigger fired but failed: {self.error!r}")
+        # SIGKILL is delivered, not instant: the processes are gone only a moment later.
+        while any(proctree.alive(pid) for pid in self.pids):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"killed processes {self.pids} still alive after {timeout}s")
+            await asyncio.sleep(0.02)
         return self
 
 
