@@ -37,13 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from bot.workflows import answers, policies
     from bot.workflows.before_agents import approval, prepare_environment
     from bot.workflows.landing import delete_landed
-    from bot.workflows.run_state import (
-        RunCancelled,
-        RunState,
-        agent_input,
-        plan_input,
-        task_text,
-    )
+    from bot.workflows.run_inputs import agent_input, plan_input, task_text
+    from bot.workflows.run_state import RunCancelled, RunState
     from bot.workflows.shared import CommandRequest, RunProgress
     from bot.workflows.status import StatusComment
     from bot.workflows.work import cancellable, run_agent, run_agents, test_round

@@ -22,7 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from bot.render import states
     from bot.workflows import policies
     from bot.workflows.landing import land
-    from bot.workflows.run_state import RunCancelled, RunState, failed_result
+    from bot.workflows.run_inputs import failed_result
+    from bot.workflows.run_state import RunCancelled, RunState
 
 T = TypeVar("T")
 

@@ -18,13 +18,8 @@ from bot.github.models import FollowUp
 from bot.render import states
 from bot.render.plan_comment import PLAN_MARKER
 from bot.render.pr_body import PR_MARKER
-from bot.workflows.run_state import (
-    RunState,
-    agent_input,
-    failed_result,
-    plan_input,
-    task_text,
-)
+from bot.workflows.run_inputs import agent_input, failed_result, plan_input, task_text
+from bot.workflows.run_state import RunState
 from bot.workflows.shared import CommandRequest
 
 PLAN = Plan.model_validate(
