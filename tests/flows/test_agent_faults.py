@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client
 
 from bot.core.plan import ORCHESTRATOR
@@ -25,6 +26,7 @@ from tests.support.project import (
 )
 from tests.support.runstack import OWNER, RunStack, run_stack
 
+pytestmark = pytest.mark.durability
 DOCS_LINE = "    python cli.py --verbose   # print 'verbose mode' first\n"
 PASSING_TEST = "from cli import main\n\n\ndef test_quiet():\n    assert main([]) == 0\n"
 

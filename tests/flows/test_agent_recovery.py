@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,6 +26,8 @@ from tests.support.payloads import comment_event, webhook_headers
 from tests.support.project import PROJECT_FILES, create, plan_turn
 from tests.support.stack import webhook_client
 from tests.support.workers import Kill, WorkerPool, attempt_started_after, worker_pool
+
+pytestmark = pytest.mark.durability
 
 OWNER = "recovery-org"
 SECRET = "recovery-secret"
@@ -95,12 +98,30 @@ async def recovery_stack(
             yield Recovery(hub, model, env.client, pool, repo, made.id, queue)
 
 
-async def test_worker_killed_mid_agent_every_attempt_is_counted(
+async def test_a_worker_killed_under_an_agent_loses_nothing(
     temporal_env: WorkflowEnvironment, hub: FakeHub, task_queue: str, repo_name: str, tmp_path: Path
 ) -> None:
+    """Both SIGKILL cases at once (each with its own repository, queue and two workers: the
+    minute of heartbeat timeout is waited once): mid-agent, and after the agent's push."""
+    mid_agent, after_push = await asyncio.gather(
+        killed_mid_agent(temporal_env, hub, f"{task_queue}-mid", f"{repo_name}-mid", tmp_path),
+        killed_after_the_push(
+            temporal_env, hub, f"{task_queue}-push", f"{repo_name}-push", tmp_path / "push"
+        ),
+    )
+    print(f"recovery after SIGKILL mid-agent: {mid_agent:.1f}s")
+    print(f"recovery after SIGKILL after the push: {after_push:.1f}s")
+    for recovery in (mid_agent, after_push):
+        assert HEARTBEAT_TIMEOUT_S - 1 <= recovery <= HEARTBEAT_TIMEOUT_S + 30
+
+
+async def killed_mid_agent(
+    temporal_env: WorkflowEnvironment, hub: FakeHub, task_queue: str, repo_name: str, tmp_path: Path
+) -> float:
     """SIGKILL while the agent's second model call is in flight: within a minute or so the
     other worker runs the agent again; the run is done with its file, and the PR's cost table
-    holds both attempts: all the model served but the answer the dead worker never read."""
+    holds both attempts: all the model served but the answer the dead worker never read.
+    Returns the recovery time."""
     scripts: dict[str, Script] = {
         "submit_plan": [plan_turn(("test",))],
         "test": [WRITE, Turn(text="Tests added.", latency=0.5), WRITE, Turn(text="Tests added.")],
@@ -119,16 +140,16 @@ async def test_worker_killed_mid_agent_every_attempt_is_counted(
         assert rows["test"] == tokens(minus(stack.model.served_usage("test"), unread))
         assert rows["Total"] == tokens(minus(stack.model.served_usage(), unread))
         assert len(stack.model.requests_for("test")) == 4
-    print(f"recovery after SIGKILL mid-agent: {recovery:.1f}s")
-    assert HEARTBEAT_TIMEOUT_S - 1 <= recovery <= HEARTBEAT_TIMEOUT_S + 30
+    return recovery
 
 
-async def test_worker_killed_after_the_push_the_work_is_not_done_again(
+async def killed_after_the_push(
     temporal_env: WorkflowEnvironment, hub: FakeHub, task_queue: str, repo_name: str, tmp_path: Path
-) -> None:
+) -> float:
     """SIGKILL once the agent's push to its own branch is applied, before git hears back: the
     retry finds that commit by its Orchestrate-Task trailer, asks the model nothing, and the
-    commit lands; the PR has the work and counts the first attempt's tokens."""
+    commit lands; the PR has the work and counts the first attempt's tokens. Returns the
+    recovery time."""
     scripts: dict[str, Script] = {
         "submit_plan": [plan_turn(("test",))],
         "test": [WRITE, Turn(text="Tests added.")],
@@ -155,8 +176,7 @@ async def test_worker_killed_after_the_push_the_work_is_not_done_again(
         own = f"{pull.head_ref}--test-r1"
         refs = [p.ref for p in hub.state.pushes_to(OWNER, stack.repo)]
         assert refs.count(f"refs/heads/{own}") == 2  # pushed once, deleted once
-    print(f"recovery after SIGKILL after the push: {recovery:.1f}s")
-    assert HEARTBEAT_TIMEOUT_S - 1 <= recovery <= HEARTBEAT_TIMEOUT_S + 30
+    return recovery
 
 
 async def _first(armed: list[Kill], timeout: float = 60.0) -> Kill:

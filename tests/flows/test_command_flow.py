@@ -127,6 +127,7 @@ async def _exists(handle: WorkflowHandle[Any, Any]) -> bool:
     return True
 
 
+@pytest.mark.durability
 async def test_same_delivery_five_times_starts_one_run(
     stack: Stack, temporal_client: Client
 ) -> None:

@@ -26,6 +26,7 @@ from tests.support.project import PROJECT_FILES, edit_then_finish, plan_turn
 from tests.support.runstack import OWNER, RunStack, run_stack
 from tests.support.stack import eventually, visible
 
+pytestmark = pytest.mark.durability
 TYPO = edit_then_finish("README.md", "A tiny command-line tool.", "A tiny command-line tool!")
 ONE_AGENT: dict[str, Script] = {
     "submit_plan": [plan_turn(("implement",), "small")],

@@ -255,6 +255,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.durability
 async def test_a_run_started_before_a_restart_finishes_after_it(
     hub: FakeHub, serve_dir: Path, repo_name: str
 ) -> None:

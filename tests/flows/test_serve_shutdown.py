@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.app.devserver import free_port
 from tests.fakehub import FakeHub
@@ -19,6 +20,8 @@ from tests.flows.test_serve_process import ServeProcess
 from tests.support.payloads import comment_event, webhook_headers
 from tests.support.project import PROJECT_FILES, create, plan_turn
 from tests.support.stack import eventually
+
+pytestmark = pytest.mark.durability
 
 OWNER = "shutdown-org"
 SECRET = "shutdown-secret"

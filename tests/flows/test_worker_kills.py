@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,6 +28,8 @@ from tests.support.workers import (
     kill_when_running,
     worker_pool,
 )
+
+pytestmark = pytest.mark.durability
 
 # A killed worker's activity is taken over within this (a minute's heartbeat timeout, retry
 # backoff and a loaded machine's scheduling on top).
