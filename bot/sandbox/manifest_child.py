@@ -69,7 +69,7 @@ async def _run_child(request: bytes) -> tuple[bytes | None, str]:
         async with asyncio.timeout(PARSE_TIMEOUT_S):
             answer = await _exchange(proc, request)
             if answer is None:
-                return None, f"its parser answered more than {MAX_ANSWER_BYTES // 1024} KiB"
+                return None, f"its parser answered more than {MAX_ANSWER_BYTES} bytes"
             code = await proc.wait()
     except TimeoutError:
         return None, f"its parser took longer than {PARSE_TIMEOUT_S:g} s"
