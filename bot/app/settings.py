@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.pricing import PriceTable
@@ -63,6 +64,18 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # compose passes unset optional values as ""
+
+    @field_validator("orchestrate_pip_index_url", "orchestrate_npm_registry")
+    @classmethod
+    def _no_credentials(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Setup commands are repository code and see these URLs: a password there is theirs.
+        if value is not None and "@" in urlsplit(value).netloc:
+            raise ValueError(
+                f"{str(info.field_name).upper()} must not carry credentials (user:password@): "
+                "repository code run by the setup could read them; use an index that needs "
+                "none, or a proxy in front of it that adds them"
+            )
+        return value
 
     @field_validator("github_api_url")
     @classmethod

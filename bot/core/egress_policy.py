@@ -146,7 +146,8 @@ class EgressPolicy:
 
 
 def is_public(address: IPAddress) -> bool:
-    """Whether `address` is an ordinary public unicast address."""
+    """Whether `address` is an ordinary public unicast address; one that embeds an IPv4
+    address a relay would deliver to (6to4, Teredo) only when that address is public too."""
     address = _unmapped(address)
     special = (
         address.is_private,
@@ -156,7 +157,8 @@ def is_public(address: IPAddress) -> bool:
         address.is_reserved,
         address.is_unspecified,
     )
-    return address.is_global and not any(special)
+    embedded = _embedded_ipv4(address)
+    return address.is_global and not any(special) and all(map(is_public, embedded))
 
 
 def parse_rule(entry: str, *, trusted: bool) -> AllowRule:
@@ -259,6 +261,14 @@ def _port(text: str) -> int:
     if not _PORT.fullmatch(text) or int(text) > 65535:
         raise EgressRefused(f"not a valid port: {printable(text)!r}", 400)
     return int(text)
+
+
+def _embedded_ipv4(address: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return ()
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    return address.teredo or ()  # (server, client)
 
 
 def _unmapped(address: IPAddress) -> IPAddress:

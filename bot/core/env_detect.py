@@ -1,13 +1,14 @@
 """What to run to build a repository's environment (pure, no I/O): a `SetupPlan` from the
-repository's file list, a few manifest texts, the worker's tools and the repo config's
-`setup_command`.
+repository's file list, its parsed manifests (bot/core/env_parsed.py: plan_setup never parses
+anything), the worker's tools and the repo config's `setup_command`.
 
 Order of precedence: `setup_command` (run by /bin/sh after the virtualenv exists) wins; else
 detection. Python: a virtualenv at `<env_dir>/venv` made by the worker's interpreter (without
 pip when the plan installs with the interpreter's bundled pip wheel, `WorkerTools.pip_wheel`:
 three times faster than seeding the virtualenv with pip, and nothing needs pip offline), then
 `uv sync --frozen` for uv.lock (when uv exists), `poetry install` for poetry.lock (when poetry
-exists), else one `pip install` of the top-level `*requirements*.txt` files, the project
+exists), else one `pip install` of the top-level `*requirements*.txt` files (the first
+`MAX_REQUIREMENTS_FILES`, sorted; more are ignored with a note), the project
 editable with its test extras (`.[test,dev]`) when it installs, and the wanted PEP 735
 dependency groups resolved here into requirement strings (the venv's bundled pip may predate
 `--group`). Node: `npm ci` / `pnpm install --frozen-lockfile` / `yarn install
@@ -32,14 +33,11 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.core.env_manifests import (
-    NodeManifest,
-    PythonManifest,
-    read_node_manifest,
-    read_python_manifest,
-)
+from bot.core.env_manifests import NodeManifest, PythonManifest
+from bot.core.env_parsed import READ_FILES, Manifests
 
 __all__ = [
+    "MAX_REQUIREMENTS_FILES",
     "NOTHING_DETECTED",
     "READ_FILES",
     "RepoFiles",
@@ -49,8 +47,7 @@ __all__ = [
     "plan_setup",
 ]
 
-# The manifests whose text plan_setup reads (the caller reads at most MAX_MANIFEST_CHARS + 1).
-READ_FILES = ("pyproject.toml", "setup.cfg", "package.json")
+MAX_REQUIREMENTS_FILES = 16
 _NODE_LOCKS = {
     "npm": ("package-lock.json", "npm-shrinkwrap.json"),
     "pnpm": ("pnpm-lock.yaml",),
@@ -80,10 +77,10 @@ class WorkerTools:
 
 @dataclass(frozen=True)
 class RepoFiles:
-    """`paths`: the repository's files (relative, posix); `texts`: the READ_FILES present."""
+    """`paths`: the repository's files (relative, posix); `manifests`: its READ_FILES, parsed."""
 
     paths: frozenset[str]
-    texts: Mapping[str, str] = field(default_factory=dict)
+    manifests: Manifests = field(default_factory=Manifests)
 
 
 @dataclass(frozen=True)
@@ -155,7 +152,12 @@ def _configured(
     part.steps.append(SetupStep(script=command))
     known = [*_PY_FILES, "uv.lock", "poetry.lock", "package.json"]
     known += [lock for locks in _NODE_LOCKS.values() for lock in locks]
-    part.inputs = sorted({*(n for n in known if n in repo.paths), *_requirements(repo)})
+    part.inputs = sorted(
+        {
+            *(n for n in known if n in repo.paths),
+            *_plain_requirements(repo)[:MAX_REQUIREMENTS_FILES],
+        }
+    )
     if "package.json" in repo.paths:
         part.path.append(f"{env_dir}/node_modules/.bin")
         part.mounts.append("node_modules")
@@ -175,17 +177,17 @@ def _venv_part(tools: WorkerTools, venv: str, summary: str, *, pip: bool = True)
 
 
 def _python(repo: RepoFiles, tools: WorkerTools, venv: str, notes: list[str]) -> _Part | None:
-    manifest = read_python_manifest(
-        repo.texts.get("pyproject.toml") if "pyproject.toml" in repo.paths else None,
-        repo.texts.get("setup.cfg") if "setup.cfg" in repo.paths else None,
-        "setup.py" in repo.paths,
-    )
+    manifest = repo.manifests.python
     notes += manifest.notes
-    requirements = _requirements(repo)
+    plain = _plain_requirements(repo)
     unusual = [p for p in repo.paths if "/" not in p and _REQUIREMENTS.fullmatch(p)]
-    if len(unusual) > len(requirements):
-        count = len(unusual) - len(requirements)
+    if len(unusual) > len(plain):
+        count = len(unusual) - len(plain)
         notes.append(f"ignored {count} requirements file(s) whose names are not plain")
+    requirements = plain[:MAX_REQUIREMENTS_FILES]
+    if len(plain) > len(requirements):
+        count = len(plain) - len(requirements)
+        notes.append(f"ignored {count} requirements file(s) after the first {len(requirements)}")
     locks = [name for name in ("uv.lock", "poetry.lock") if name in repo.paths]
     if not (requirements or manifest.installable or manifest.group_requirements or locks):
         return None
@@ -252,7 +254,7 @@ def _pip(
 def _node(repo: RepoFiles, tools: WorkerTools, env_dir: str, notes: list[str]) -> _Part | None:
     if "package.json" not in repo.paths:
         return None
-    manifest = read_node_manifest(repo.texts.get("package.json"))
+    manifest = repo.manifests.node
     notes += manifest.notes
     tool, lock = _node_tool(repo, manifest)
     if tool is None or (lock is None and not manifest.has_dependencies):
@@ -289,8 +291,8 @@ def _node_tool(repo: RepoFiles, manifest: NodeManifest) -> tuple[str | None, str
     return manifest.package_manager or "npm", None
 
 
-def _requirements(repo: RepoFiles) -> list[str]:
-    """Top-level `*requirements*.txt` files with plain names (others are never used)."""
+def _plain_requirements(repo: RepoFiles) -> list[str]:
+    """Top-level `*requirements*.txt` files with plain names, sorted (others are never used)."""
     return sorted(
         p
         for p in repo.paths

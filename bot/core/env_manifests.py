@@ -2,7 +2,8 @@
 dependency groups (resolved here, include-group tables too), Poetry groups, whether the project
 itself installs, Node's package manager.
 
-Manifests are repository content: hostile input. A text over `MAX_MANIFEST_CHARS`, invalid
+Manifests are repository content: hostile input, parsed by the worker only in a child process
+with its own limits (bot/core/env_parsed.py). A text over `MAX_MANIFEST_CHARS`, invalid
 TOML/JSON/INI, or nesting deep enough to exhaust the parser is ignored with a note. Only the
 extras and groups named like `WANTED` are selected, and they are returned normalized (PEP 685),
 so a selected name is always one of four fixed words. Requirement strings from dependency
@@ -30,10 +31,12 @@ __all__ = [
     "read_node_manifest",
     "read_python_manifest",
     "resolve_dependency_groups",
+    "too_large_note",
 ]
 
 WANTED = ("test", "tests", "testing", "dev")
-MAX_MANIFEST_CHARS = 512 * 1024
+# Real manifests are a few KiB; the worker reads at most this many bytes of each.
+MAX_MANIFEST_CHARS = 256 * 1024
 MAX_GROUP_REQUIREMENTS = 500
 MAX_REQUIREMENT_CHARS = 1000
 _REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*([\[ ;<>=!~@(,].*)?")
@@ -66,6 +69,10 @@ class NodeManifest:
 def normalize_name(name: str) -> str:
     """PEP 503/685 normalization of a project, extra or group name."""
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def too_large_note(name: str) -> str:
+    return f"{name} is larger than {MAX_MANIFEST_CHARS // 1024} KiB: not read"
 
 
 def read_python_manifest(
@@ -186,7 +193,7 @@ def _checked_requirement(text: str, group: str) -> str:
 
 def _parse(text: str, label: str, parser: Any, notes: list[str]) -> dict[str, Any]:
     if len(text) > MAX_MANIFEST_CHARS:
-        notes.append(f"{label} is larger than {MAX_MANIFEST_CHARS // 1024} KiB: not read")
+        notes.append(too_large_note(label))
         return {}
     try:
         data = parser(text)
@@ -202,7 +209,7 @@ def _toml(text: str) -> dict[str, Any]:
 
 def _setup_cfg_extras(text: str, notes: list[str]) -> set[str]:
     if len(text) > MAX_MANIFEST_CHARS:
-        notes.append(f"setup.cfg is larger than {MAX_MANIFEST_CHARS // 1024} KiB: not read")
+        notes.append(too_large_note("setup.cfg"))
         return set()
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:

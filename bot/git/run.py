@@ -121,6 +121,14 @@ class GitRunner:
     identity: GitIdentity = BOT_IDENTITY
     timeout: float = DEFAULT_TIMEOUT
 
+    async def output(
+        self, args: Sequence[str], *, cwd: Path, input: bytes, max_bytes: int
+    ) -> bytes:
+        """`git *args`' stdout as bytes, never more than `max_bytes` of it (no credential)."""
+        return await git_output(
+            args, cwd=cwd, home=self.home, timeout=self.timeout, input=input, max_bytes=max_bytes
+        )
+
     async def __call__(
         self,
         args: Sequence[str],
@@ -140,6 +148,44 @@ class GitRunner:
             input=input,
             check=check,
         )
+
+
+async def git_output(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    input: bytes,
+    max_bytes: int,
+    home: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> bytes:
+    """The stdout of `git *args` (no credential) as bytes, never decoded and never holding
+    more than `max_bytes`: a command with more to say is stopped and GitError raised, as for
+    a failure or a timeout."""
+    name = command_name(args)
+    argv, env = git_command(args, cwd=cwd, home=home)
+    proc = await _spawn(name, argv, cwd, env, asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        async with asyncio.timeout(timeout):
+            proc.stdin.write(input)
+            await proc.stdin.drain()
+            proc.stdin.close()
+            out = bytearray()
+            while len(out) <= max_bytes and (chunk := await proc.stdout.read(_READ_CHUNK)):
+                out += chunk
+            if len(out) > max_bytes:
+                raise GitError(f"{name} wrote more than {max_bytes} bytes")
+            errors = (await proc.stderr.read(4096)).decode(errors="replace").strip()
+            code = await proc.wait()
+    except TimeoutError:
+        raise GitError(f"{name} timed out after {timeout:g}s") from None
+    finally:
+        if proc.returncode is None:
+            await _kill_group(proc)
+    if code != 0:
+        raise GitError(f"{name} failed (exit {code}): {errors[:_STDERR_TAIL_CHARS]}")
+    return bytes(out)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ async def read_blobs(
     git: GitRunner, repo: Path, blobs: list[str], max_bytes: int
 ) -> dict[str, bytes | None]:
     """Each blob's bytes (None when larger than `max_bytes`), with two git processes in all:
-    the sizes first, then the contents of those within the cap."""
+    the sizes first, then the contents of those within the cap, read as bytes and never
+    more than their sizes add up to."""
     for blob in blobs:
         if not _SHA.fullmatch(blob):
             raise GitError(f"not a blob id: {blob!r}")
@@ -60,8 +61,13 @@ async def read_blobs(
     found: dict[str, bytes | None] = dict.fromkeys(wanted)
     small = [blob for blob in wanted if sizes[blob] <= max_bytes]
     if small:
-        shown = await git(["cat-file", "--batch"], cwd=repo, input="\n".join(small) + "\n")
-        data, at = shown.stdout.encode("utf-8", "surrogateescape"), 0
+        # Each blob comes as "<sha> blob <size>\n<content>\n".
+        expected = sum(len(blob) + 32 + sizes[blob] for blob in small)
+        request = ("\n".join(small) + "\n").encode()
+        data = await git.output(
+            ["cat-file", "--batch"], cwd=repo, input=request, max_bytes=expected
+        )
+        at = 0
         for blob in small:
             start = data.index(b"\n", at) + 1  # after "<sha> blob <size>"
             found[blob] = data[start : start + sizes[blob]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.app.environment import environment_options, socket_root, system_ca_bundle
 from bot.app.settings import DEFAULT_NETWORK_ALLOW, Settings
@@ -66,3 +67,23 @@ def test_empty_optional_settings_are_unset(tmp_path: Path, monkeypatch: pytest.M
     options = environment_options(Settings(_env_file=None), tmp_path)
     assert (options.pip_index_url, options.npm_registry_url) == (None, None)
     assert options.ca_bundle == system_ca_bundle()
+
+
+@pytest.mark.parametrize("name", ["PIP_INDEX_URL", "NPM_REGISTRY"])
+def test_an_index_url_with_credentials_is_refused(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setup commands see the index URL: one carrying user:password@ fails at start-up,
+    naming the setting, without echoing the password in the message; one without is kept."""
+    monkeypatch.setenv(f"ORCHESTRATE_{name}", "https://bob:s3cret@pypi.corp.example/simple/")
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    (error,) = raised.value.errors()
+    assert error["msg"] == (
+        f"Value error, ORCHESTRATE_{name} must not carry credentials (user:password@): "
+        "repository code run by the setup could read them; use an index that needs none, "
+        "or a proxy in front of it that adds them"
+    )
+    monkeypatch.setenv(f"ORCHESTRATE_{name}", "https://pypi.corp.example/simple/")
+    settings = Settings(_env_file=None)
+    assert getattr(settings, f"orchestrate_{name.lower()}") == "https://pypi.corp.example/simple/"

@@ -8,6 +8,7 @@ import shlex
 import pytest
 
 from bot.core.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
+from bot.core.env_parsed import read_manifests
 
 ENV = "/data/envs/acme-1f/0a"
 VENV = f"{ENV}/venv"
@@ -52,7 +53,8 @@ def plan(
     files: dict[str, str], tools: WorkerTools = ALL_TOOLS, setup: str | None = None
 ) -> SetupPlan:
     texts = {name: text for name, text in files.items() if name in READ_FILES}
-    return plan_setup(RepoFiles(frozenset(files), texts), tools, ENV, setup)
+    manifests = read_manifests(texts, "setup.py" in files)
+    return plan_setup(RepoFiles(frozenset(files), manifests), tools, ENV, setup)
 
 
 def commands(setup_plan: SetupPlan) -> list[str]:
@@ -313,7 +315,7 @@ HOSTILE = [
         "huge pyproject is not parsed",
         {"pyproject.toml": "[project]\n" + "# x\n" * 200_000, "setup.py": ""},
         [MAKE_VENV, f"{PIP} -e ."],
-        "pyproject.toml is larger than 512 KiB: not read",
+        "pyproject.toml is larger than 256 KiB: not read",
     ),
     (
         "deeply nested TOML exhausts no stack",

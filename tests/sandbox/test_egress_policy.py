@@ -193,11 +193,16 @@ def test_unusual_targets_are_refused_with_400(
         ("ff02::1", False),
         ("::ffff:127.0.0.1", False),
         ("::ffff:151.101.0.223", True),
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254
+        ("2002:9765:df::1", True),  # 6to4 of 151.101.0.223
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo, client 10.0.0.1
     ],
 )
 def test_public_addresses(address: str, public: bool) -> None:
-    """Loopback, private, shared, link-local, multicast, unspecified and mapped forms of
-    them are not public."""
+    """Loopback, private, shared, link-local, multicast, unspecified, and mapped, 6to4 and
+    Teredo forms of them are not public."""
     assert is_public(ipaddress.ip_address(address)) is public
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.core.egress_policy import EgressPolicy
 from bot.core.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
+from bot.core.env_parsed import read_manifests
 from bot.sandbox.bwrap import sandbox_available
 from bot.sandbox.egress_bridge import egress_sandbox
 from bot.sandbox.egress_proxy import EgressProxy
@@ -45,9 +46,8 @@ def repo(tmp_path: Path) -> Path:
 
 def _repo_files(root: Path) -> RepoFiles:
     paths = frozenset(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    return RepoFiles(
-        paths, {name: (root / name).read_text() for name in READ_FILES if name in paths}
-    )
+    texts = {name: (root / name).read_text() for name in READ_FILES if name in paths}
+    return RepoFiles(paths, read_manifests(texts, "setup.py" in paths))
 
 
 def _key(files: RepoFiles, root: Path, allow: list[str]) -> str:
