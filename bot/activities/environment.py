@@ -6,12 +6,14 @@ A revision's environment is defined by its top-level files, read from git object
 worker's mirror (bot/activities/env_revision.py), and kept in the worker's cache
 (bot/sandbox/env_cache.py) per repository (the remote's scope) and key. A miss builds it in a
 throwaway worktree of the revision, in the sandbox, through the egress proxy
-(bot/sandbox/env_setup.py). A failed setup is a report, not an error: the workflow stops the
-run (or the test round fails) and says why.
+(bot/sandbox/env_setup.py), which may write at most the cache's build budget. A failed setup is
+a report, not an error: the workflow stops the run (or the test round fails) and says why; what
+it wrote is gone by then (the cache wipes a build that did not finish).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -37,7 +39,9 @@ from bot.git.mirror import MirrorCache
 from bot.git.run import checked_rev
 from bot.git.snapshot import open_snapshot
 from bot.github.forge import Forge
+from bot.sandbox.disk_guard import over_budget
 from bot.sandbox.env_cache import Environment, EnvironmentCache
+from bot.sandbox.env_disk import disk_usage
 from bot.sandbox.env_setup import (
     SetupOutcome,
     SetupRun,
@@ -53,6 +57,7 @@ __all__ = ["EnvironmentActivities", "EnvironmentOptions", "Environments", "Prepa
 OUTPUT_TAIL_CHARS = 6000
 MAX_EGRESS_LINES = 50
 HEARTBEAT_SECONDS = 5.0
+_MIB = 1024 * 1024
 log = logging.getLogger(__name__)
 
 
@@ -166,23 +171,37 @@ class Environments:
         environment: Environment,
     ) -> EnvironmentReport | None:
         """Build into `environment`; None when it worked (it is marked complete), else the
-        failure's report (the directory stays incomplete: the next builder wipes it)."""
+        failure's report (the cache wipes the incomplete directory)."""
         plan = plan_setup(defined.files, worker_tools(), str(environment.path), spec.setup_command)
         outcome = await self._setup(remote, spec, revision, plan, environment)
         egress = list(outcome.egress[:MAX_EGRESS_LINES])
         _log_outcome(remote, defined, outcome, egress)
-        if not outcome.passed:
-            why = "timed out" if outcome.timed_out else "failed"
+        why = await self._why_failed(outcome, environment)
+        if why:
             report = _report(EnvironmentStatus.FAILED, defined, revision, time.monotonic())
             return report.model_copy(
                 update={
                     "egress": egress,
                     "output_tail": outcome.output[-OUTPUT_TAIL_CHARS:],
-                    "error": f"the setup {why}",
+                    "error": why,
                 }
             )
         environment.mark_complete()
         return None
+
+    async def _why_failed(self, outcome: SetupOutcome, environment: Environment) -> str:
+        """Why the setup did not build a usable environment, or "" when it did. An
+        environment past the budget is refused even when the walks during the setup missed
+        it (a directory they could not read)."""
+        budget_mb = self.cache.build_budget // _MIB
+        too_big = f"the environment grew past {budget_mb} MiB (half of ORCHESTRATE_ENV_CACHE_MB)"
+        if outcome.killed:
+            return too_big if outcome.killed == over_budget(budget_mb) else outcome.killed
+        if not outcome.passed:
+            return f"the setup {'timed out' if outcome.timed_out else 'failed'}"
+        if await asyncio.to_thread(disk_usage, environment.path) > self.cache.build_budget:
+            return too_big
+        return ""
 
     async def _setup(
         self,
@@ -195,22 +214,27 @@ class Environments:
         """The plan run in a throwaway worktree of `revision`, through the proxy."""
         options = self.options
         where = options.work_root / f"setup-{uuid.uuid4().hex[:12]}"
-        async with open_snapshot(self.mirrors, remote, revision, where) as snapshot:
-            return await run_setup(
-                SetupRun(
-                    worktree=snapshot.path,
-                    git_dirs=(snapshot.mirror,),
-                    environment=environment,
-                    plan=plan,
-                    policy=options.allow.policy(spec.network_allow),
-                    limits=setup_limits(spec.timeout_minutes),
-                    python=worker_tools().python,
-                    socket_root=options.socket_root,
-                    pip_index_url=options.pip_index_url,
-                    npm_registry_url=options.npm_registry_url,
-                    ca_bundle=options.ca_bundle,
+        try:
+            async with open_snapshot(self.mirrors, remote, revision, where / "tree") as snapshot:
+                return await run_setup(
+                    SetupRun(
+                        worktree=snapshot.path,
+                        git_dirs=(snapshot.mirror,),
+                        environment=environment,
+                        plan=plan,
+                        policy=options.allow.policy(spec.network_allow),
+                        limits=setup_limits(spec.timeout_minutes, self.cache.build_budget // _MIB),
+                        python=worker_tools().python,
+                        socket_root=options.socket_root,
+                        pip_index_url=options.pip_index_url,
+                        npm_registry_url=options.npm_registry_url,
+                        ca_bundle=options.ca_bundle,
+                        scratch=where / "scratch",
+                    )
                 )
-            )
+        finally:
+            with contextlib.suppress(OSError):  # its worktree and scratch are deleted by now
+                where.rmdir()
 
 
 class EnvironmentActivities:

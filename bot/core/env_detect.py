@@ -18,8 +18,8 @@ shown at `<worktree>/node_modules` (`worktree_mounts`). Nothing detected: an emp
 
 Every step is an argv tuple (rendered with shlex.join), never a string built from repository
 text; the extras and groups are fixed words (bot/core/env_manifests.py), requirements files are
-taken only with plain names. Package caches stay in the sandbox's private HOME (/tmp): the
-environment directory holds only what is installed.
+taken only with plain names. Package caches stay in the setup's private HOME (its scratch
+directory, bot/sandbox/env_setup.py): the environment directory holds only what is installed.
 
 The editable install records the worktree's path in the virtualenv: a later sandbox using the
 environment must show the worktree at the path it had during setup (or the project itself

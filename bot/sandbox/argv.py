@@ -55,6 +55,8 @@ class SandboxLimits:
     /tmp and /dev/shm (RAM that RLIMIT_AS does not count); a full one answers ENOSPC.
     `min_free_disk_mb`: many files under the size limit can still fill the worker's disk, so
     the command is killed when the file system of its worktree has less than this left.
+    `disk_budget_mb` (0: none): the command is killed once the bytes under its worktree and
+    writable mounts grew by more than this (bot/sandbox/disk_guard.py).
     """
 
     timeout_s: float = 600
@@ -65,6 +67,7 @@ class SandboxLimits:
     file_size_mb: int = 64
     tmpfs_mb: int = 512
     min_free_disk_mb: int = 1024
+    disk_budget_mb: int = 0
 
 
 def sandbox_env(extra: Mapping[str, str] | None, path_first: Sequence[str] = ()) -> dict[str, str]:

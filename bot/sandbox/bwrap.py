@@ -28,8 +28,9 @@ Limits (set through `prlimit`, which execs bwrap, so no preexec_fn runs in a thr
 wall time (the whole tree is killed: the sandbox's pid namespace dies with its init), RLIMIT_AS,
 RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE (a write past `file_size_mb` gets SIGXFSZ, or EFBIG if the
 writer ignores it), and a size for each of the private /tmp and /dev/shm tmpfs (RAM that
-RLIMIT_AS does not count; /dev itself is read-only). The worktree's total size is not bounded
-here, only each file's. The combined output is capped: the first quarter and the last three
+RLIMIT_AS does not count; /dev itself is read-only). The worktree's total size is bounded only
+when the limits give a disk budget (bot/sandbox/disk_guard.py), else only each file's and the
+disk's free space. The combined output is capped: the first quarter and the last three
 quarters of the cap are kept (a test run's summary is at its end).
 RLIMIT_NPROC does not bind uid 0 (the kernel exempts root). For a worker running as a normal
 user the kernel counts every task of that uid (the worker's threads, other sandboxes): give the
@@ -51,13 +52,13 @@ from pathlib import Path
 
 from bot.errors import SandboxError
 from bot.sandbox.argv import LAUNCHER_ENV, SandboxLimits, build_argv, probe_argv, sandbox_env
+from bot.sandbox.disk_guard import DiskGuard
 from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 from bot.sandbox.status import StatusPipe
 
 __all__ = ["CommandResult", "run_sandboxed", "sandbox_available"]
 
 _READ_CHUNK = 65536
-_DISK_POLL_S = 0.5
 FIRST = asyncio.FIRST_COMPLETED
 # After a kill, how long to wait for the kernel to tear the pid namespace down.
 _REAP_GRACE_S = 10.0
@@ -109,6 +110,10 @@ async def run_sandboxed(
     `ro_binds` are extra host paths shown read-only at their own path; `environment` is the
     repository's (mounts, variables, PATH); the caller chooses them, never the repository.
     """
+    # Every writable place the command has on the host's disks is watched for space.
+    disks = [worktree, *(mount.source for mount in environment.mounts if mount.writable)]
+    guard = DiskGuard(disks, limits)
+    await guard.start()
     status_r, status_w = os.pipe()  # bwrap's status: its init's pid, the command's exit
     try:
         variables = sandbox_env({**environment.env, **(env or {})}, environment.path)
@@ -122,10 +127,8 @@ async def run_sandboxed(
     finally:
         os.close(status_w)
     status = StatusPipe(status_r)
-    # Every writable place the command has on the host's disks is watched for space.
-    disks = [worktree, *(mount.source for mount in environment.mounts if mount.writable)]
     try:
-        watched = await _watch(proc, status, disks, limits)
+        watched = await _watch(proc, status, guard, limits)
         status.read()
     finally:
         os.close(status_r)
@@ -144,11 +147,11 @@ class _Watched:
 async def _watch(
     proc: asyncio.subprocess.Process,
     status: StatusPipe,
-    disks: Sequence[Path],
+    disks: DiskGuard,
     limits: SandboxLimits,
 ) -> _Watched:
     """Drain the sandbox's output until it exits; kill the whole tree at the time limit, or
-    when the disk of a place it writes runs low. Nothing of it is left running on return."""
+    when it breaks a disk limit. Nothing of it is left running on return."""
     watched = _Watched(_CappedOutput(limits.output_bytes))
     assert proc.stdout is not None
     tasks = {
@@ -156,12 +159,12 @@ async def _watch(
         waiter := asyncio.create_task(proc.wait()),
     }
     everything = asyncio.create_task(asyncio.wait(tasks))
-    guard = asyncio.create_task(_until_disk_low(disks, limits.min_free_disk_mb))
+    guard = asyncio.create_task(disks.broken())
     try:
         await asyncio.wait([everything, guard], timeout=limits.timeout_s, return_when=FIRST)
         if not all(task.done() for task in tasks):
             if guard.done():
-                watched.killed = f"fewer than {limits.min_free_disk_mb} MiB were left on the disk"
+                watched.killed = guard.result()
             watched.timed_out = not watched.killed and not waiter.done()
             await _kill_tree(proc, status)
         await asyncio.wait(tasks, timeout=_REAP_GRACE_S)
@@ -219,17 +222,6 @@ async def _launch(argv: list[str], status_fd: int) -> asyncio.subprocess.Process
         )
     except OSError as exc:
         raise SandboxError(f"cannot start bwrap: {exc}") from exc
-
-
-async def _until_disk_low(paths: Sequence[Path], min_free_mb: int) -> None:
-    """Return once a file system holding one of `paths` has less than `min_free_mb` MiB free."""
-    floor = min_free_mb * 1024 * 1024
-    while True:
-        for path in paths:
-            stats = await asyncio.to_thread(os.statvfs, path)
-            if stats.f_bavail * stats.f_frsize < floor:
-                return
-        await asyncio.sleep(_DISK_POLL_S)
 
 
 class _CappedOutput:

@@ -18,14 +18,19 @@ Layout under `root` (e.g. BOT_DATA_DIR/envs):
 
 A scope (one repository: installation + owner/name) becomes `<slug>-<sha256 prefix>`, so no
 scope string can name a path outside its own directory or another scope's. Keys are 64 hex
-digits (`environment_key`). A key directory without `.complete` is a crashed or failed build:
-the next builder wipes it first. Builders of one key wait for each other (an asyncio lock per
+digits (`environment_key`). A build that fails, raises or is cancelled is wiped at once
+(a key directory without `.complete` is left only by a crashed worker: the next builder or
+eviction wipes it). Builders of one key wait for each other (an asyncio lock per
 key within the process, the `.build` flock across processes, both polled so a cancelled wait
 leaves nothing held) and re-check `.complete` once they hold the lock, so a key is built once.
 Eviction removes complete environments, least recently used first, until the total recorded
 size is within `max_bytes`, skipping any whose `.lock` it cannot take exclusively (in use), and
-removes abandoned incomplete builds. A lock file may be unlinked by eviction: lockers check
-that the file they locked is still the one at the path, and retry otherwise.
+removes abandoned incomplete builds. A build may grow to `build_budget` (half of `max_bytes`,
+enforced by its sandbox), and before it starts eviction makes that much room (and room for the
+builds already running in this process): the cache and the builds under way stay within
+`max_bytes` unless what is in use alone exceeds it. A finished build's set-id bits are
+cleared. A lock file may be unlinked by eviction: lockers check that the file they locked is
+still the one at the path, and retry otherwise.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox.env_disk import disk_usage, wipe
+from bot.sandbox.env_disk import disk_usage, move_aside, strip_set_id, wipe
+from bot.sandbox.trees import delete_tree
 
 __all__ = ["Environment", "EnvironmentCache", "environment_key", "scope_dir_name"]
 
@@ -126,6 +132,12 @@ class EnvironmentCache:
         self.max_bytes = max_bytes
         self.poll_interval_s = poll_interval_s
         self._building: dict[Path, asyncio.Lock] = {}
+        self._reserved = 0  # the budgets of the builds under way in this process
+
+    @property
+    def build_budget(self) -> int:
+        """What one build may write (its sandbox stops it past this)."""
+        return self.max_bytes // 2
 
     def path_for(self, scope: str, key: str) -> Path:
         if not _KEY.fullmatch(key):
@@ -146,7 +158,13 @@ class EnvironmentCache:
             async with self._exclusive_build(path) as release:
                 environment = await self._claim(path, release)
                 building = not environment.ready
-                yield environment
+                try:
+                    yield environment
+                finally:
+                    if building:
+                        self._reserved -= self.build_budget
+                        if not environment.ready:  # failed, raised or cancelled
+                            await _discard(path)
             if building and environment.ready:
                 await self.evict()  # still in use here: never evicts what was just built
         finally:
@@ -160,7 +178,9 @@ class EnvironmentCache:
             release()
             return Environment(path, ready=True)
         await asyncio.to_thread(wipe, path)
+        await self.evict(room=self.build_budget)
         path.mkdir()
+        self._reserved += self.build_budget
 
         def complete() -> None:
             _write_complete(path)
@@ -168,9 +188,11 @@ class EnvironmentCache:
 
         return Environment(path, ready=False, _on_complete=complete)
 
-    async def evict(self) -> list[Path]:
-        """Remove least recently used environments until within max_bytes; returns them."""
-        return await asyncio.to_thread(self._evict)
+    async def evict(self, room: int = 0) -> list[Path]:
+        """Remove least recently used environments until they and the builds under way fit
+        in max_bytes with `room` to spare; returns them."""
+        target = self.max_bytes - room - self._reserved
+        return await asyncio.to_thread(self._evict, target)
 
     @contextlib.asynccontextmanager
     async def _exclusive_build(self, path: Path) -> AsyncIterator[Callable[[], None]]:
@@ -204,7 +226,7 @@ class EnvironmentCache:
                 return fd
             await asyncio.sleep(self.poll_interval_s)
 
-    def _evict(self) -> list[Path]:
+    def _evict(self, target: int) -> list[Path]:
         entries = []
         for lock in sorted(self.root.glob("*/*.lock")):
             path = lock.with_suffix("")
@@ -220,7 +242,7 @@ class EnvironmentCache:
         total = sum(size for _, size, _ in entries)
         removed = []
         for _, size, path in sorted(entries):
-            if size and total <= self.max_bytes:
+            if size and total <= target:
                 continue
             if _remove_unused(path):
                 removed.append(path)
@@ -259,6 +281,16 @@ def _remove_unused(path: Path) -> bool:
     return True
 
 
+async def _discard(path: Path) -> None:
+    """Remove what a build that did not finish left: renamed at once (the key's next builder
+    may start right after), deleted in a thread (a delete cut short leaves a `.trash-`
+    directory, which eviction removes)."""
+    trash = move_aside(path)
+    if trash is not None:
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(delete_tree, trash)
+
+
 def _sibling(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
 
@@ -271,6 +303,7 @@ def _touch(path: Path) -> None:
 def _write_complete(path: Path) -> None:
     marker = _sibling(path, ".complete")
     temporary = _sibling(path, f".complete.{uuid.uuid4().hex}")
+    strip_set_id(path)
     temporary.write_text(json.dumps({"size": disk_usage(path), "built": time.time()}))
     os.replace(temporary, marker)
 

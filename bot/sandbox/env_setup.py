@@ -4,12 +4,22 @@ get.
 Setup: the plan's steps (bot/core/env_detect.py) run by /bin/sh in the sandbox, in a throwaway
 worktree at /workspace, one after another until one fails. What it may write: the worktree,
 the environment directory (bound writable at its own host path: virtualenv scripts carry
-absolute shebangs) and node_modules there (shown at /workspace/node_modules), its private
-/tmp (HOME, package caches). What it may read besides the system: the snapshot's git metadata
-(read-only: hatch-vcs and setuptools-scm read the version from it), the worker's CA bundle.
-The network: only the egress proxy (bot/sandbox/egress_proxy.py), started for this run on a
-socket in a private directory, reached through the bridge; the sandbox keeps its own network
-namespace. Its limits are larger than an agent command's (wheels, builds), and its own.
+absolute shebangs) and node_modules there (shown at /workspace/node_modules), and a scratch
+directory on the worker's disk (shown at /scratch: TMPDIR, HOME and the package caches), made
+for this setup and deleted after it. What it may read besides the system: the snapshot's git
+metadata (read-only: hatch-vcs and setuptools-scm read the version from it), the worker's CA
+bundle. The network: only the egress proxy (bot/sandbox/egress_proxy.py), started for this run
+on a socket in a private directory, reached through the bridge; the sandbox keeps its own
+network namespace. Its limits are larger than an agent command's (time, address space, each
+file's size), and its own.
+
+Memory: a tmpfs is RAM (shmem) that RLIMIT_AS does not count and that the kernel charges to
+the worker's memory cgroup, not to any process of the sandbox, so the OOM killer picks the
+worker. Setup's /tmp and /dev/shm therefore stay at the default size of every sandbox (512 MiB
+each, at most 1 GiB pinned per setup), and what builds write in bulk (wheels, sdists, compiler
+scratch, caches) goes to /scratch, on disk. Disk: the worktree, the environment and /scratch
+together may grow by at most the build budget (`disk_budget_mb`: half of the cache's size,
+bot/sandbox/env_cache.py), and the disk keeps its free-space floor (bot/sandbox/disk_guard.py).
 
 Later: the environment directory read-only at the same path, node_modules read-only at
 /workspace/node_modules, the plan's variables and PATH entries; no network.
@@ -21,6 +31,7 @@ import contextlib
 import shlex
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +43,19 @@ from bot.sandbox.bwrap import run_sandboxed
 from bot.sandbox.egress_bridge import egress_sandbox
 from bot.sandbox.egress_proxy import EgressProxy
 from bot.sandbox.env_cache import Environment
+from bot.sandbox.env_disk import wipe
 from bot.sandbox.mounts import WORKSPACE, Mount, SandboxEnvironment
 
-__all__ = ["SetupOutcome", "SetupRun", "environment_view", "run_setup", "setup_limits"]
+__all__ = ["SCRATCH", "SetupOutcome", "SetupRun", "environment_view", "run_setup", "setup_limits"]
 
+SCRATCH = "/scratch"
 _MIB_PER_GIB = 1024
 _CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 
 
-def setup_limits(timeout_minutes: float) -> SandboxLimits:
-    """Setup's own limits: its timeout, room for wheels and builds in /tmp and per file."""
+def setup_limits(timeout_minutes: float, disk_budget_mb: int = 0) -> SandboxLimits:
+    """Setup's own limits: its timeout, room for large wheels per file, what it may write
+    to disk in all (0: only the free-space floor); /tmp and /dev/shm as any sandbox's."""
     return SandboxLimits(
         timeout_s=timeout_minutes * 60,
         memory_mb=8 * _MIB_PER_GIB,  # address space: node and rustc reserve much more than use
@@ -49,7 +63,7 @@ def setup_limits(timeout_minutes: float) -> SandboxLimits:
         output_bytes=256 * 1024,
         nproc=512,
         file_size_mb=2 * _MIB_PER_GIB,
-        tmpfs_mb=4 * _MIB_PER_GIB,
+        disk_budget_mb=disk_budget_mb,
     )
 
 
@@ -69,6 +83,7 @@ class SetupRun:
     pip_index_url: str | None = None
     npm_registry_url: str | None = None
     ca_bundle: Path | None = None
+    scratch: Path | None = None  # must not exist; default: a fresh one beside the worktree
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,7 @@ class SetupOutcome:
     egress: tuple[str, ...]  # the proxy's summary: one line per destination, printable
     duration_s: float
     timed_out: bool = False
+    killed: str = ""  # why the sandbox stopped it early (a disk limit), else empty
 
 
 def environment_view(
@@ -93,7 +109,8 @@ def environment_view(
 async def run_setup(run: SetupRun) -> SetupOutcome:
     """Run the plan's steps; the outcome holds the output and what the proxy decided."""
     started = time.monotonic()
-    with _private_socket_dir(run.socket_root) as directory:
+    scratch = run.scratch or run.worktree.parent / f"scratch-{uuid.uuid4().hex[:12]}"
+    with _private_socket_dir(run.socket_root) as directory, _scratch(scratch) as on_disk:
         socket_path = directory / "egress.sock"
         proxy = EgressProxy(run.policy)
         async with proxy.serving(socket_path):
@@ -105,7 +122,7 @@ async def run_setup(run: SetupRun) -> SetupOutcome:
             )
             bridge = SandboxEnvironment(_mounts(egress.bwrap_args), egress.env)
             environment = environment_view(run.environment, run.plan, writable=True)
-            environment = environment.plus(bridge).plus(_git_and_ca(run))
+            environment = environment.plus(bridge).plus(_git_and_ca(run)).plus(on_disk)
             result = await run_sandboxed(
                 egress.wrap(script(run.plan)),
                 run.worktree,
@@ -119,6 +136,7 @@ async def run_setup(run: SetupRun) -> SetupOutcome:
         egress=egress_lines,
         duration_s=time.monotonic() - started,
         timed_out=result.timed_out,
+        killed=result.killed,
     )
 
 
@@ -146,6 +164,22 @@ def _mounts(bwrap_args: Sequence[str]) -> tuple[Mount, ...]:
     """The bridge's `--ro-bind source target` triples as mounts."""
     triples = [bwrap_args[i : i + 3] for i in range(0, len(bwrap_args), 3)]
     return tuple(Mount(Path(source), target) for _flag, source, target in triples)
+
+
+@contextlib.contextmanager
+def _scratch(path: Path) -> Iterator[SandboxEnvironment]:
+    """`path` made for one setup (on the worker's disk, not RAM) and shown writable at
+    /scratch, where TMPDIR, HOME and the package caches point; deleted afterwards."""
+    path.mkdir(mode=0o700)
+    places = {"TMPDIR": "tmp", "HOME": "home", "XDG_CACHE_HOME": "cache"}
+    for name in places.values():
+        (path / name).mkdir()
+    env = {variable: f"{SCRATCH}/{name}" for variable, name in places.items()}
+    env |= {"TMP": env["TMPDIR"], "TEMP": env["TMPDIR"]}
+    try:
+        yield SandboxEnvironment((Mount(path, SCRATCH, writable=True),), env)
+    finally:
+        wipe(path)
 
 
 @contextlib.contextmanager

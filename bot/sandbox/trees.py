@@ -38,13 +38,17 @@ class Cursor:
 
     fd: int
     trail: list[_Level] = field(default_factory=list)
+    take_back: bool = True  # make unreadable directories readable (never while code runs)
 
     def relative(self, name: str) -> str:
         """`name` in the cursor's directory, as a path from the top of the walk."""
         return "/".join([*(level.name for level in self.trail), name])
 
     def down(self, name: str) -> None:
-        child = _open_child(self.fd, name)
+        if self.take_back:
+            child = _open_child(self.fd, name)
+        else:
+            child = os.open(name, _DIR_FLAGS, dir_fd=self.fd)
         self.trail.append(_Level(name, _identity(self.fd)))
         os.close(self.fd)
         self.fd = child
@@ -68,18 +72,20 @@ Visit = Callable[[Cursor, list[os.DirEntry[str]]], list[str]]
 Left = Callable[[Cursor, str], None]
 
 
-def walk_tree(top: Path, visit: Visit, left: Left | None = None) -> None:
+def walk_tree(top: Path, visit: Visit, left: Left | None = None, *, take_back: bool = True) -> None:
     """Visit every directory of the tree at `top` (pre-order), never following a link.
 
     Iterative, with one open descriptor at a time: `visit` sees each directory once, and
-    `left` (post-order) may remove a subdirectory once it was visited.
+    `left` (post-order) may remove a subdirectory once it was visited. Without `take_back`
+    (a tree a sandbox may be writing right now: a name checked as a directory may be a link
+    by the time it is chmod-ed) nothing is changed and unreadable directories are skipped.
     """
-    _walk(_open_top(top), visit, left)
+    _walk(_open_top(top) if take_back else os.open(top, _DIR_FLAGS), visit, left, take_back)
 
 
-def _walk(fd: int, visit: Visit, left: Left | None) -> None:
+def _walk(fd: int, visit: Visit, left: Left | None, take_back: bool = True) -> None:
     """walk_tree from an open directory descriptor (closed on return)."""
-    cursor = Cursor(fd)
+    cursor = Cursor(fd, take_back=take_back)
     try:
         pending = [visit(cursor, _entries(cursor.fd))]  # per level: subdirectories to visit
         while pending:
@@ -87,6 +93,10 @@ def _walk(fd: int, visit: Visit, left: Left | None) -> None:
                 try:
                     cursor.down(pending[-1].pop())
                 except FileNotFoundError:  # gone since it was listed
+                    continue
+                except PermissionError:
+                    if take_back:
+                        raise
                     continue
                 pending.append(visit(cursor, _entries(cursor.fd)))
                 continue

@@ -21,6 +21,7 @@ from bot.core.targets import CommentKind, RepoRef, Target
 from bot.errors import GitError
 from bot.git.mirror import MirrorCache
 from bot.sandbox.bwrap import run_sandboxed, sandbox_available
+from bot.sandbox.env_disk import disk_usage
 from bot.sandbox.mounts import NO_ENVIRONMENT
 from tests.support.environments import local_environment
 from tests.support.pyindex import FIXTURE_DEP, shared_index
@@ -154,3 +155,47 @@ async def test_concurrent_callers_build_once_and_a_missing_commit_is_fetched(
     with pytest.raises(GitError, match="is not in the repository"):
         async with environments.ensure(spec.model_copy(update={"revision": "f" * 40})):
             pass
+
+
+def _capped(tmp_path: Path, max_mb: int) -> EnvironmentOptions:
+    options = local_environment(tmp_path / "data")
+    return EnvironmentOptions(**{**options.__dict__, "max_bytes": max_mb * 1024 * 1024})
+
+
+async def test_failed_setups_leave_no_bytes_in_the_cache(tmp_path: Path, repo: Path) -> None:
+    """Three failing setups of different definitions, each having written 30 MiB into its
+    environment and scratch: nothing of them is left in the cache or the work directory."""
+    options = _capped(tmp_path, 200)
+    environments = _environments(tmp_path, repo, options)
+    command = (
+        'head -c 15M /dev/zero > "$VIRTUAL_ENV/blob"; head -c 15M /dev/zero > "$TMPDIR/t"; exit 1'
+    )
+    for version in range(3):
+        revision = _commit(repo, {"requirements.txt": f"# v{version}\n"})
+        spec = EnvironmentSpec(target=TARGET, revision=revision, setup_command=command)
+        async with environments.ensure(spec) as ready:
+            assert ready.report.status is EnvironmentStatus.FAILED
+            assert ready.report.error == "the setup failed"
+    assert disk_usage(options.cache_root) < 64 * 1024  # directories and lock files only
+    assert list(options.work_root.iterdir()) == []
+
+
+async def test_a_setup_that_grows_past_the_budget_is_stopped_and_leaves_nothing(
+    tmp_path: Path, repo: Path
+) -> None:
+    """A cache of 100 MiB lets a build write 50 MiB: a setup that keeps writing is stopped
+    within seconds (not at its timeout) with that reason, and its bytes are gone."""
+    options = _capped(tmp_path, 100)
+    revision = _commit(repo, {"README.md": "hi\n"})
+    command = (
+        'for i in 1 2 3 4 5 6 7 8; do head -c 10M /dev/zero > "$VIRTUAL_ENV/f$i"; done; sleep 50'
+    )
+    spec = EnvironmentSpec(target=TARGET, revision=revision, setup_command=command)
+    async with _environments(tmp_path, repo, options).ensure(spec) as ready:
+        report = ready.report
+    assert report.status is EnvironmentStatus.FAILED
+    assert report.error == "the environment grew past 50 MiB (half of ORCHESTRATE_ENV_CACHE_MB)"
+    assert report.duration_s < 30
+    assert report.output_tail.endswith("[killed: the files it wrote grew past 50 MiB]")
+    assert disk_usage(options.cache_root) < 64 * 1024
+    assert list(options.work_root.iterdir()) == []

@@ -285,3 +285,41 @@ async def test_subdirectories_to_bind_are_real_directories(tmp_path: Path) -> No
         for name in ("", "a/b", "..", "."):
             with pytest.raises(SandboxError, match="not a plain directory name"):
                 env.directory(name)
+
+
+async def test_a_build_first_evicts_unused_environments_to_make_room(tmp_path: Path) -> None:
+    """Before a build starts, the least recently used environments go until the cache has
+    the build's budget (half its size) to spare; one in use stays, the next oldest goes."""
+    cache = _cache(tmp_path, max_bytes=200 * 1024)  # a build may write 100 KiB
+    paths = {key: await _build(cache, "s", key, size=64 * 1024) for key in (KEY_A, KEY_B)}
+    for age, key in enumerate((KEY_B, KEY_A)):  # A older than B
+        os.utime(paths[key].parent / f"{key}.complete", (1000.0 - age, 1000.0 - age))
+    paths[KEY_C] = await _build(cache, "s", KEY_C, size=64 * 1024)
+    assert not paths[KEY_A].exists() and paths[KEY_B].exists()
+    os.utime(paths[KEY_B].parent / f"{KEY_B}.complete", (900.0, 900.0))  # B older than C
+    async with cache.environment("s", KEY_B) as in_use:
+        assert in_use.ready
+        async with cache.environment("s", "d" * 64) as building:
+            assert not building.ready
+            assert paths[KEY_B].exists() and not paths[KEY_C].exists()
+
+
+async def test_a_finished_environment_keeps_no_set_id_bits(tmp_path: Path) -> None:
+    """mark_complete clears setuid and setgid on the environment's files and directories
+    (a set-id program built as the worker's user is a way up for anyone on the host); a
+    link is not followed out of the environment."""
+    outside = tmp_path / "outside"
+    outside.write_text("x")
+    outside.chmod(0o4755)
+    cache = _cache(tmp_path / "envs")
+    async with cache.environment("s", KEY_A) as env:
+        tool = env.path / "bin" / "tool"
+        tool.parent.mkdir()
+        tool.write_text("x")
+        tool.chmod(0o6755)
+        tool.parent.chmod(0o2755)
+        (env.path / "link").symlink_to(outside)
+        env.mark_complete()
+    assert oct(tool.stat().st_mode & 0o7777) == oct(0o755)
+    assert oct(tool.parent.stat().st_mode & 0o7777) == oct(0o755)
+    assert oct(outside.stat().st_mode & 0o7777) == oct(0o4755)

@@ -11,6 +11,7 @@ import pytest
 from bot.core.egress_policy import EgressPolicy
 from bot.core.env_detect import SetupPlan, SetupStep
 from bot.errors import SandboxError
+from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 from bot.sandbox.env_cache import EnvironmentCache
 from bot.sandbox.env_setup import SetupRun, environment_view, run_setup, script, setup_limits
@@ -40,9 +41,11 @@ def test_the_script_echoes_each_step_and_stops_at_the_first_failure() -> None:
 
 
 def test_setup_limits_are_larger_than_a_command_s() -> None:
-    """Its own timeout, and room for wheels and builds."""
-    limits = setup_limits(20)
-    assert (limits.timeout_s, limits.tmpfs_mb, limits.file_size_mb) == (1200, 4096, 2048)
+    """Its own timeout, room for large wheels per file and its disk budget; its RAM-backed
+    /tmp and /dev/shm no larger than any sandbox's (bulk writes go to disk)."""
+    limits = setup_limits(20, disk_budget_mb=300)
+    assert (limits.timeout_s, limits.file_size_mb, limits.disk_budget_mb) == (1200, 2048, 300)
+    assert limits.tmpfs_mb == SandboxLimits().tmpfs_mb == 512
     assert limits.memory_mb == 8192 and limits.output_bytes == 256 * 1024
 
 
@@ -83,14 +86,15 @@ async def test_a_setup_writes_its_environment_reaches_nothing_unlisted_and_repor
                 socket_root=Path("/tmp"),
             )
         )
+        assert (environment.path / "file").read_text() == "made\n"
+        assert (environment.path / "node_modules" / "m.js").read_text() == "js\n"
     assert not outcome.passed and not outcome.timed_out
     lines = outcome.output.splitlines()
     assert lines[1] == "/workspace" and "fetch: HTTP Error 403: Forbidden" in lines
     assert lines[-1] == "$ exit 7" and "never" not in outcome.output
     assert [line.split(" (")[0] for line in outcome.egress] == ["refused example.org:80"]
-    assert (environment.path / "file").read_text() == "made\n"
-    assert (environment.path / "node_modules" / "m.js").read_text() == "js\n"
     assert not (worktree / "node_modules" / "m.js").exists()
+    assert not environment.path.exists()  # a build that did not finish is wiped at once
 
 
 async def test_later_sandboxes_see_the_environment_read_only(tmp_path: Path) -> None:
@@ -120,3 +124,40 @@ async def test_later_sandboxes_see_the_environment_read_only(tmp_path: Path) -> 
         (environment.path / "node_modules").symlink_to("/etc")
         with pytest.raises(SandboxError, match="not a directory"):
             environment_view(environment, plan)
+
+
+async def test_setup_scratch_is_on_disk_and_its_tmpfs_stays_small(tmp_path: Path) -> None:
+    """TMPDIR, HOME and the caches are a scratch directory on disk: 300 MiB written there
+    adds no shared memory (RAM no limit counts); /tmp is the small tmpfs of every sandbox,
+    full (ENOSPC) well before 600 MiB; the scratch directory is gone afterwards."""
+    worktree, scratch = tmp_path / "wt", tmp_path / "scratch"
+    worktree.mkdir()
+    shmem = "awk '/^Shmem:/ {print $2}' /proc/meminfo"
+    steps = (
+        'echo "$TMPDIR $HOME $XDG_CACHE_HOME"; stat -f -c %T "$TMPDIR" /tmp',
+        f'before=$({shmem}); head -c 300M /dev/zero > "$TMPDIR/blob"; after=$({shmem})',
+        'echo "shmem grew $(( (after - before) / 1024 )) MiB"',
+        "(head -c 600M /dev/zero > /tmp/blob) 2>&1 || echo /tmp is full",
+    )
+    cache = EnvironmentCache(tmp_path / "envs", max_bytes=1 << 30)
+    async with cache.environment("scope", KEY) as environment:
+        outcome = await run_setup(
+            SetupRun(
+                worktree=worktree,
+                git_dirs=(),
+                environment=environment,
+                plan=SetupPlan(steps=(SetupStep(script="; ".join(steps)),)),
+                policy=EgressPolicy.build([]),
+                limits=setup_limits(1),
+                python=base_python(),
+                socket_root=Path("/tmp"),
+                scratch=scratch,
+            )
+        )
+    lines = outcome.output.splitlines()
+    assert lines[1] == "/scratch/tmp /scratch/home /scratch/cache", lines
+    assert lines[2] != "tmpfs" and lines[3] == "tmpfs"  # TMPDIR on disk, /tmp in RAM
+    grew = int(lines[4].split()[2])
+    assert grew < 100, lines  # other processes of the host may move it a little
+    assert "No space left on device" in lines[5] and lines[6] == "/tmp is full"
+    assert not scratch.exists()
