@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
+from bot.core.env_key import environment_key
 from bot.core.env_manifests import MAX_MANIFEST_CHARS
 from bot.git.run import GitRunner
 from bot.git.snapshot import read_blobs, top_level_blobs
-from bot.sandbox.env_cache import environment_key
 from bot.sandbox.manifest_child import parse_manifests
 
 __all__ = ["KEY_ENV_DIR", "Defined", "define"]

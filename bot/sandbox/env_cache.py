@@ -18,7 +18,7 @@ Layout under `root` (e.g. BOT_DATA_DIR/envs):
 
 A scope (one repository: installation + owner/name) becomes `<slug>-<sha256 prefix>`, so no
 scope string can name a path outside its own directory or another scope's. Keys are 64 hex
-digits (`environment_key`). A build that fails, raises or is cancelled is wiped at once
+digits (bot/core/env_key.py). A build that fails, raises or is cancelled is wiped at once
 (a key directory without `.complete` is left only by a crashed worker: the next builder or
 eviction wipes it). Builders of one key wait for each other (an asyncio lock per
 key within the process, the `.build` flock across processes, both polled so a cancelled wait
@@ -45,7 +45,7 @@ import re
 import stat
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,41 +53,11 @@ from bot.errors import SandboxError
 from bot.sandbox.env_disk import disk_usage, move_aside, strip_set_id, wipe
 from bot.sandbox.trees import delete_tree
 
-__all__ = ["Environment", "EnvironmentCache", "environment_key", "scope_dir_name"]
+__all__ = ["Environment", "EnvironmentCache", "scope_dir_name"]
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 _MAX_SCOPE_CHARS = 1000
 _TRASH_AGE_S = 600.0
-
-
-def environment_key(
-    *,
-    files: Mapping[str, bytes],
-    steps: Sequence[str],
-    interpreter: str,
-    allow: Sequence[str],
-    extra: Mapping[str, str] | None = None,
-) -> str:
-    """sha256 over everything that defines an environment, each field length-prefixed so no
-    two different inputs hash alike: file names and contents, setup steps, interpreter
-    version, egress allow-list (order-insensitive), and anything else the caller adds."""
-    digest = hashlib.sha256()
-
-    def feed(label: str, data: bytes) -> None:
-        digest.update(label.encode() + len(data).to_bytes(8, "big") + data)
-
-    feed("format", b"1")
-    for name in sorted(files):
-        feed("file", name.encode())
-        feed("content", files[name])
-    for step in steps:
-        feed("step", step.encode())
-    feed("interpreter", interpreter.encode())
-    for entry in sorted(allow):
-        feed("allow", entry.encode())
-    for name, value in sorted((extra or {}).items()):
-        feed("extra", f"{name}={value}".encode())
-    return digest.hexdigest()
 
 
 def scope_dir_name(scope: str) -> str:

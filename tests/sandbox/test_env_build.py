@@ -11,11 +11,12 @@ import pytest
 
 from bot.core.egress_policy import EgressPolicy
 from bot.core.env_detect import READ_FILES, RepoFiles, SetupPlan, WorkerTools, plan_setup
+from bot.core.env_key import environment_key
 from bot.core.env_parsed import read_manifests
 from bot.sandbox.bwrap import sandbox_available
 from bot.sandbox.egress_bridge import egress_sandbox
 from bot.sandbox.egress_proxy import EgressProxy
-from bot.sandbox.env_cache import EnvironmentCache, environment_key
+from bot.sandbox.env_cache import EnvironmentCache
 from tests.support.bwrap_direct import BASE_PYTHON, run_bwrap
 from tests.support.loopback import short_socket_dir
 from tests.support.pyindex import FIXTURE_BACKEND, FIXTURE_DEP, FIXTURE_PYPROJECT, PackageIndex
