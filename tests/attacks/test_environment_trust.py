@@ -5,7 +5,8 @@ uploads is a way out for private source), and the environment it built was store
 that later runs on the clean default branch trusted: its `.pth` wrote into their worktrees.
 
 Now every environment is the default branch's (EnvironmentSpec.revision): the test round uses
-the run's, builds nothing from the head, and says when the head changes what defines it."""
+the run's, builds nothing from the head, and says when the head changes what defines it; a
+follow-up builds the default branch's too, not its pull request's."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from bot.activities import inputs
@@ -27,7 +29,12 @@ from bot.git.mirror import MirrorCache
 from bot.render.environment import definition_changed_note
 from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 from tests.activities.test_environment import TARGET, _commit
+from tests.fakehub import FakeHub
+from tests.fakes import Script, ScriptedModel, Turn
 from tests.support.environments import local_environment
+from tests.support.project import create, edit, plan_turn
+from tests.support.pyindex import FIXTURE_DEP, shared_index
+from tests.support.runstack import OWNER, run_stack
 
 pytestmark = pytest.mark.skipif(
     not sandbox_available() and not os.environ.get("CI"), reason="bubblewrap cannot run here"
@@ -185,3 +192,43 @@ async def test_a_head_that_keeps_the_definition_gets_no_note(tmp_path: Path) -> 
 
     assert tested.passed, tested.output_tail
     assert "[orchestrate]" not in tested.output_tail
+
+
+REQUIREMENTS_ADDED = [
+    Turn(tool_calls=[create("requirements.txt", f"{FIXTURE_DEP.name}\n")]),
+    Turn(text="Added a requirement."),
+]
+CODE_CHANGED = [
+    Turn(tool_calls=[edit("cli.py", "A tiny command-line tool.", "A tiny tool that greets.")]),
+    Turn(text="Docstring changed."),
+]
+
+
+async def test_a_follow_up_builds_the_default_branchs_environment_not_its_pull_requests(
+    hub: FakeHub, temporal_client: Client, task_queue: str, repo_name: str, tmp_path: Path
+) -> None:
+    """The first run's agent adds a requirements file (agents' work, on the pull request's
+    branch): its test round says the definition changed and nothing is installed. A follow-up
+    on that pull request still uses the default branch's environment (the first run's, cached):
+    the index is never asked for the requirement."""
+    index = shared_index()
+    scripts: dict[str, Script] = {
+        "submit_plan": [plan_turn(("implement",), "small"), plan_turn(("implement",), "small")],
+        "implement": [*REQUIREMENTS_ADDED, *CODE_CHANGED],
+    }
+    before = len(index.requests)
+    with ScriptedModel(scripts) as model:
+        async with run_stack(hub, temporal_client, task_queue, repo_name, model, tmp_path) as stack:
+            main = stack.hub.branch_sha(OWNER, stack.repo, "main") or ""
+            await stack.command("/orchestrate add a requirement")
+            first = await stack.finished_run()
+            [pull] = stack.pulls()
+            await stack.review_command(
+                "/orchestrate say what the tool does", pull=pull.number, path="cli.py", line=7
+            )
+            follow = await stack.finished_run(issue=pull.number)
+    assert first.environment.startswith("built in ")
+    assert follow.environment == "cached"  # the default branch's, built by the first run
+    assert first.rounds[-1].output_tail.endswith(definition_changed_note(main))
+    assert follow.state == "done", follow.state
+    assert not any(FIXTURE_DEP.name in request for request in index.requests[before:])
