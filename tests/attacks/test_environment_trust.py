@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from bot.activities import inputs
-from bot.activities.environment import Environments
+from bot.activities.environment import EnvironmentOptions, Environments
 from bot.activities.inputs import EnvironmentSpec
 from bot.activities.tests import SandboxedTests
 from bot.app.local_forge import LocalForge
@@ -111,6 +111,40 @@ async def _registry(received: list[bytes]) -> asyncio.Server:
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
 
+def _repo(tmp_path: Path, secret: str, scratch: dict[str, str]) -> tuple[Path, str]:
+    """A repository whose default branch has the in-tree backend project (its private module
+    holding `secret`) and a `scratch` branch with `scratch`'s files on top; (path, base)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    base = _commit(
+        repo,
+        {
+            "pyproject.toml": PYPROJECT.format(dependency=""),
+            "_build/backend.py": BACKEND.format(extra="", run="pass"),
+            "src/private.py": f"TRADE_SECRET = {secret}\n",
+        },
+    )
+    _git(repo, "checkout", "-q", "-b", "scratch")
+    _commit(repo, scratch)
+    _git(repo, "checkout", "-q", "main")
+    return repo, base
+
+
+def _tests_activity(
+    repo: Path, data: Path, options: EnvironmentOptions
+) -> tuple[SandboxedTests, Environments]:
+    environments = Environments(LocalForge(repo), MirrorCache(data / "git"), options)
+    tests = SandboxedTests(LocalForge(repo), MirrorCache(data / "git"), data / "work", environments)
+    return tests, environments
+
+
+def _round(command: str, base: str) -> inputs.TestInput:
+    spec = EnvironmentSpec(target=TARGET, revision=base)
+    return inputs.TestInput(
+        target=TARGET, branch="scratch", round=1, command=command, environment=spec
+    )
+
+
 async def test_an_agents_build_code_never_runs_with_the_network_nor_fills_the_cache(
     tmp_path: Path,
 ) -> None:
@@ -121,32 +155,16 @@ async def test_an_agents_build_code_never_runs_with_the_network_nor_fills_the_ca
     received: list[bytes] = []
     registry = await _registry(received)
     port = registry.sockets[0].getsockname()[1]
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    base = _commit(
-        repo,
-        {
-            "pyproject.toml": PYPROJECT.format(dependency=""),
-            "_build/backend.py": BACKEND.format(extra="", run="pass"),
-            "src/private.py": "TRADE_SECRET = 'hunter2'\n",
-        },
-    )
-    _git(repo, "checkout", "-q", "-b", "scratch")
     hostile = BACKEND.format(extra=POISON, run=LEAK.format(port=port))
-    _commit(
-        repo, {"_build/backend.py": hostile, "pyproject.toml": PYPROJECT.format(dependency='"x"')}
+    changed = PYPROJECT.format(dependency='"x"')
+    repo, base = _repo(
+        tmp_path, "'hunter2'", {"_build/backend.py": hostile, "pyproject.toml": changed}
     )
-    _git(repo, "checkout", "-q", "main")
-
     data = tmp_path / "data"
     options = local_environment(data, allow=(f"127.0.0.1:{port}",))
-    environments = Environments(LocalForge(repo), MirrorCache(data / "git"), options)
-    spec = EnvironmentSpec(target=TARGET, revision=base)
-    tests = SandboxedTests(LocalForge(repo), MirrorCache(data / "git"), data / "work", environments)
+    tests, environments = _tests_activity(repo, data, options)
     command = "python -c 'import private; print(private.TRADE_SECRET)' && test ! -e BACKDOOR.py"
-    params = inputs.TestInput(
-        target=TARGET, branch="scratch", round=1, command=command, environment=spec
-    )
+    params = _round(command, base)
 
     tested = await ActivityEnvironment().run(tests.run_tests, params)
 
@@ -156,7 +174,8 @@ async def test_an_agents_build_code_never_runs_with_the_network_nor_fills_the_ca
     assert tested.output_tail.endswith(definition_changed_note(base))
     later = tmp_path / "later"
     _git(repo, "worktree", "add", "-q", "--detach", str(later), base)
-    async with environments.ensure(spec) as prepared:
+    assert params.environment is not None
+    async with environments.ensure(params.environment) as prepared:
         assert prepared.report.status is EnvironmentStatus.CACHED
         result = await run_sandboxed("python -c 'import private'", later, environment=prepared.view)
     assert result.passed, result.output
@@ -165,28 +184,10 @@ async def test_an_agents_build_code_never_runs_with_the_network_nor_fills_the_ca
 
 async def test_a_head_that_keeps_the_definition_gets_no_note(tmp_path: Path) -> None:
     """A head that changes only code tests in the run's environment with nothing added."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    base = _commit(
-        repo,
-        {
-            "pyproject.toml": PYPROJECT.format(dependency=""),
-            "_build/backend.py": BACKEND.format(extra="", run="pass"),
-            "src/private.py": "TRADE_SECRET = 1\n",
-        },
-    )
-    _git(repo, "checkout", "-q", "-b", "scratch")
-    _commit(repo, {"src/private.py": "TRADE_SECRET = 2\n"})
+    repo, base = _repo(tmp_path, "1", {"src/private.py": "TRADE_SECRET = 2\n"})
     data = tmp_path / "data"
-    environments = Environments(
-        LocalForge(repo), MirrorCache(data / "git"), local_environment(data)
-    )
-    tests = SandboxedTests(LocalForge(repo), MirrorCache(data / "git"), data / "work", environments)
-    spec = EnvironmentSpec(target=TARGET, revision=base)
-    command = "python -c 'import private; assert private.TRADE_SECRET == 2'"
-    params = inputs.TestInput(
-        target=TARGET, branch="scratch", round=1, command=command, environment=spec
-    )
+    tests, _ = _tests_activity(repo, data, local_environment(data))
+    params = _round("python -c 'import private; assert private.TRADE_SECRET == 2'", base)
 
     tested = await ActivityEnvironment().run(tests.run_tests, params)
 
