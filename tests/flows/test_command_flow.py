@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +119,10 @@ async def test_task_starts_one_run_for_the_issue(stack: Stack, temporal_client: 
     assert b"add a --verbose flag" in first.input.payloads[0].data
 
 
+async def _at_least_one(counted: Awaitable[int]) -> bool:
+    return await counted >= 1
+
+
 async def _exists(handle: WorkflowHandle[Any, Any]) -> bool:
     try:
         await handle.describe()
@@ -140,24 +144,22 @@ async def test_same_delivery_five_times_starts_one_run(
         for _ in range(4)
     ]
     assert answers == [202] * 5
-    # Let any (wrong) second workflow act before counting: wait for a later command's answer.
+    # Let any (wrong) second workflow act before counting: wait for a later command's answer,
+    # and for the run (it starts through the issue's queue, after the command's answer).
     await stack.comment("/orchestrate help")
     await eventually(lambda: stack.replies())
     assert stack.reactions(comment_id) == ["eyes"]
     assert stack.replies() == [messages.help_text()]
-    runs = [
-        w
-        async for w in temporal_client.list_workflows(
-            f"WorkflowId = '{run_workflow_id(stack.repo_id, 1, comment_id)}'"
+
+    async def count(workflow_id: str) -> int:
+        return len(
+            [w async for w in temporal_client.list_workflows(f"WorkflowId = '{workflow_id}'")]
         )
-    ]
-    commands = [
-        w
-        async for w in temporal_client.list_workflows(
-            f"WorkflowId = '{command_workflow_id(stack.repo_id, CommentKind.ISSUE, comment_id)}'"
-        )
-    ]
-    assert (len(runs), len(commands)) == (1, 1)
+
+    run_id = run_workflow_id(stack.repo_id, 1, comment_id)
+    command_id = command_workflow_id(stack.repo_id, CommentKind.ISSUE, comment_id)
+    await eventually_async(lambda: _at_least_one(count(run_id)))
+    assert (await count(run_id), await count(command_id)) == (1, 1)
 
 
 async def test_reader_gets_confused_and_nothing_else(stack: Stack) -> None:

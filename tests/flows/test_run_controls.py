@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from bot.render import messages
 from bot.render.plan_comment import PLAN_MARKER
@@ -18,7 +19,7 @@ from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel, ToolCall, Turn
 from tests.support.project import PROJECT_FILES, edit, plan_input, plan_turn
 from tests.support.runstack import OWNER, RunStack, run_stack
-from tests.support.stack import eventually
+from tests.support.stack import eventually, eventually_async
 
 AGENT_LINE = re.compile(r"^- \[[ x]\] \*\*(implement|test|docs)\*\*:", re.MULTILINE)
 TYPO_FIX = [
@@ -113,8 +114,16 @@ async def test_second_task_while_running_is_queued_and_runs_after(
     }
     async with make_stack(scripts, config="require_approval: true\n") as stack:
         first = await stack.command("/orchestrate fix the typo")
-        await eventually(lambda: stack.app_comments())
-        link = await stack.run_handle(comment_id=first).query(RunWorkflow.link)
+        handle = stack.run_handle(comment_id=first)
+
+        async def status_comment_known() -> bool:  # the run started, its comment recorded
+            try:
+                return bool(await handle.query(RunWorkflow.link))
+            except RPCError:
+                return False
+
+        await eventually_async(status_comment_known)
+        link = await handle.query(RunWorkflow.link)
         second = await stack.command("/orchestrate something else", login="maintainer")
         await eventually(lambda: len(stack.app_comments()) == 2)
         assert stack.app_comments()[1] == messages.run_queued("maintainer", 1, link)
