@@ -12,8 +12,9 @@ from pathlib import Path
 from temporalio import activity
 
 from bot.core.remote import Remote
+from bot.git.checkout import open_worktree, remove_worktree
 from bot.git.mirror import MirrorCache
-from bot.git.worktree import Worktree, open_worktree, remove_worktree
+from bot.git.worktree import Worktree
 from bot.sandbox.trees import delete_tree
 
 log = logging.getLogger(__name__)

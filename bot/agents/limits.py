@@ -35,6 +35,8 @@ class ToolLimits:
     # The editor runs in a thread, off the worker's event loop; this bounds the wait for it.
     editor_timeout_s: float = 30.0
     run_output_bytes: int = 16_384
+    # All of an agent's `run` commands together may add this much to its worktree.
+    run_disk_mb: int = 1024
     max_input_chars: int = 512 * 1024  # one call's whole input, as JSON
     max_command_chars: int = 16_384  # Linux refuses one argument over 128 KiB anyway
     max_pattern_chars: int = 1_000

@@ -139,11 +139,34 @@ def screen(
         if reason is None and entry.new_mode in REGULAR:
             total += entry.size
             if total > policy.max_commit_bytes:
-                reason = f"the commit would pass {policy.max_commit_bytes} bytes"
+                reason = _past_commit(policy)
         if reason is not None:
             refused[entry.path] = reason
     _refuse_entangled(entries, refused)
     return [Refusal(path=path, reason=refused[path]) for path in sorted(refused)]
+
+
+def size_refusals(sizes: Sequence[tuple[str, int]], policy: WritePolicy) -> list[Refusal]:
+    """Before staging, so no more than a commit may hold is ever hashed: of the regular files
+    (path, size), those over `max_file_bytes`, then those past `max_commit_bytes` counted in
+    path order as `screen` counts them."""
+    refused, total = [], 0
+    for path, size in sorted(sizes):
+        if size > policy.max_file_bytes:
+            refused.append(Refusal(path=path, reason=_too_large(policy)))
+            continue
+        total += size
+        if total > policy.max_commit_bytes:
+            refused.append(Refusal(path=path, reason=_past_commit(policy)))
+    return refused
+
+
+def _too_large(policy: WritePolicy) -> str:
+    return f"larger than {policy.max_file_bytes} bytes"
+
+
+def _past_commit(policy: WritePolicy) -> str:
+    return f"the commit would pass {policy.max_commit_bytes} bytes"
 
 
 def reportable(refusals: Sequence[Refusal], limit: int = MAX_REPORTED) -> list[Refusal]:
@@ -179,7 +202,7 @@ def entry_refusal(
     if mode == SYMLINK:
         return _link_refusal(entry, policy, symlinks)
     if mode in REGULAR and entry.size > policy.max_file_bytes:
-        return f"larger than {policy.max_file_bytes} bytes"
+        return _too_large(policy)
     if mode not in (*REGULAR, SYMLINK, GITLINK, DELETED):
         return "unsupported file type"
     return None

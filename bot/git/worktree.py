@@ -1,5 +1,5 @@
-"""One agent's private worktree of the scratch branch, and its life in a mirror (open_worktree,
-remove_worktree): commit with the agent trailer (only what the write policy accepts), rebase,
+"""One agent's private worktree of the scratch branch (opened and removed by git/checkout.py):
+commit with the agent trailer (only what the write policy accepts), rebase,
 and hand rebase conflicts back to the caller. Everything here is local git; what reaches the
 remote (push) is in git/refs.py.
 """
@@ -7,23 +7,19 @@ remote (push) is in git/refs.py.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import os
 import re
 import stat
 from pathlib import Path
 
-from bot.core.commit_policy import IN_GIT, Refusal, WritePolicy, screen
+from bot.core.commit_policy import IN_GIT, Refusal, WritePolicy, screen, size_refusals
 from bot.core.remote import Remote
 from bot.errors import FileRefused, GitError, RebaseConflict
 from bot.git import scrub
-from bot.git.mirror import MirrorCache
 from bot.git.parse import AGENT_TRAILER, TASK_TRAILER
 from bot.git.run import GitResult, GitRunner
 from bot.git.staging import chunks, remove_entries, staged_entries
 from bot.sandbox.files import read_regular
-from bot.sandbox.trees import delete_tree
 
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _FORGED_TRAILER = re.compile(
@@ -184,13 +180,14 @@ class Worktree:
 
         What is screened is what would be committed: the staged entries with their modes,
         sizes and link targets. Nested `.git` entries go first (so a nested repository is
-        staged as files, never as a gitlink); oversized files go before staging (so they never
-        reach the shared object store); names git refuses to stage are removed. Fails closed:
+        staged as files, never as a gitlink); files past the size limits go before staging (so
+        no more than the commit may hold is ever hashed into the shared object store); names
+        git refuses to stage are removed. Fails closed:
         refused entries still staged after a few rounds are a GitError, never a commit.
         """
         nested = await self.remove_nested_repos()
         refused = [Refusal(path=path, reason=IN_GIT) for path in nested]
-        refused += await self._drop_oversized(policy.max_file_bytes)
+        refused += await self._drop_past_size_limits(policy)
         refused += await self._stage_all()
         for _ in range(_SCREEN_ROUNDS):
             entries, symlinks = await staged_entries(self._git)
@@ -231,15 +228,11 @@ class Worktree:
         )
         return await self.head()
 
-    async def _drop_oversized(self, max_bytes: int) -> list[Refusal]:
-        big = []
-        for path in await self.changed_files():
-            with contextlib.suppress(OSError):
-                info = os.lstat(self.path / path)
-                if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
-                    big.append(path)
-        await self.discard(big)
-        return [Refusal(path=path, reason=f"larger than {max_bytes} bytes") for path in big]
+    async def _drop_past_size_limits(self, policy: WritePolicy) -> list[Refusal]:
+        sizes = await asyncio.to_thread(_regular_sizes, self.path, await self.changed_files())
+        refused = size_refusals(sizes, policy)
+        await self.discard([refusal.path for refusal in refused])
+        return refused
 
     async def _stage_all(self) -> list[Refusal]:
         """`git add -A`, past the names git refuses to index (removed and returned)."""
@@ -260,52 +253,14 @@ def _read_git_file(path: Path) -> str:
         return ""
 
 
-def _worktree_location(path: Path) -> tuple[Path, str]:
-    """The absolute path and the private local branch name of a worktree."""
-    path = path.absolute()
-    return path, "worktree/" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
-
-
-async def open_worktree(
-    cache: MirrorCache, remote: Remote, branch: str, path: Path, *, start: str | None = None
-) -> Worktree:
-    """A private worktree at `path` on the remote's `branch` (or at the remote branch `start`,
-    to rebase it onto `branch`), freshly fetched.
-
-    The worktree's local branch has a private name (`worktree/<hash of path>`) at
-    origin/<branch>: git refuses one branch in two worktrees, and two agents of a run may share
-    a worker. Pushes go to the remote `branch` by name, from the mirror.
-    """
-    path, local = _worktree_location(path)
-    async with cache.locked(remote) as mirror:
-        await cache.sync_locked(remote, mirror)
-        for name in {branch, start or branch}:
-            if await cache.remote_head(mirror, name) is None:
-                raise GitError(f"branch {name!r} does not exist on the remote")
-        listed = await cache.git(["worktree", "list", "--porcelain"], cwd=mirror)
-        if f"worktree {path}\n" in listed.stdout + "\n":
-            # Left by an earlier attempt of the same activity: the remote holds the truth. Its
-            # files may be a sandbox's: deleted without letting git look at them.
-            await asyncio.to_thread(delete_tree, path)
-        elif path.exists() and any(path.iterdir()):
-            raise GitError(f"worktree path {path} exists and is not empty")
-        await cache.git(["worktree", "prune"], cwd=mirror)
-        start_ref = f"refs/remotes/origin/{start or branch}"
-        await cache.git(
-            ["worktree", "add", "--quiet", "--no-track", "-B", local, str(path), start_ref],
-            cwd=mirror,
-        )
-    return Worktree(cache.git, remote, branch, path, local, cache.mirror_path(remote))
-
-
-async def remove_worktree(cache: MirrorCache, tree: Worktree) -> None:
-    """Delete the worktree, its private branch and the mirror's record of it.
-
-    The files go first, by plain deletion: git never looks at what a sandbox left there.
-    """
-    await asyncio.to_thread(delete_tree, tree.path)
-    async with cache.locked(tree.remote) as mirror:
-        if not mirror.is_dir():  # discarded as tampered: nothing left to tidy
-            return
-        await cache.git(["worktree", "prune"], cwd=mirror)
-        await cache.git(["branch", "-D", tree.local_branch], cwd=mirror, check=False)
+def _regular_sizes(root: Path, paths: list[str]) -> list[tuple[str, int]]:
+    """(path, size) of the regular files among `paths` (never following a link)."""
+    sizes = []
+    for path in paths:
+        try:
+            info = os.lstat(root / path)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            sizes.append((path, info.st_size))
+    return sizes

@@ -18,11 +18,12 @@ from bot.agents.tools.search import git_grep
 from bot.core.remote import Credential, Remote
 from bot.core.targets import CommentKind, RepoRef, Target
 from bot.errors import GitError, GitHubError
+from bot.git.checkout import open_worktree, remove_worktree
 from bot.git.env import git_command
 from bot.git.mirror import MIRROR_CONFIG, MirrorCache
 from bot.git.refs import create_branch, push
 from bot.git.run import run_git
-from bot.git.worktree import Worktree, open_worktree, remove_worktree
+from bot.git.worktree import Worktree
 from bot.github.app import GitHubApp
 from bot.github.forge import GitHubForge
 from bot.sandbox.bwrap import run_sandboxed, sandbox_available

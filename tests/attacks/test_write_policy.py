@@ -17,9 +17,10 @@ from bot.core.commit_policy import DENIED, IN_GIT, OUTSIDE, SUBMODULE, Refusal
 from bot.core.plan import Role
 from bot.core.remote import Remote
 from bot.core.repo_config import RepoConfig, write_policy
+from bot.git.checkout import open_worktree
 from bot.git.mirror import MirrorCache
 from bot.git.run import run_git
-from bot.git.worktree import Worktree, open_worktree
+from bot.git.worktree import Worktree
 from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 from tests.fakehub import FakeHub
 from tests.fakes import ScriptedModel, ToolCall, Turn
@@ -203,6 +204,32 @@ async def test_huge_files_are_dropped_before_staging(tree: Worktree) -> None:
     exists = await run_git(["cat-file", "-e", blob], cwd=tree.path, check=False)
     assert exists.returncode != 0
     assert not (tree.path / "dump.bin").exists()
+
+
+def _disk_use(path: Path) -> int:
+    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
+
+
+async def test_files_past_the_commit_cap_never_reach_the_shared_object_store(
+    tree: Worktree,
+) -> None:
+    """Red team: thirty files just under the file limit, against a 2 MiB commit cap, were all
+    hashed by `git add` into the mirror's object store (shared by every run, never pruned),
+    then refused. Now the cap applies before staging: what is refused is never hashed."""
+    (tree.path / "junk").mkdir()
+    for n in range(30):
+        (tree.path / "junk" / f"{n:02}.bin").write_bytes(os.urandom(MIB - 1))
+    last = (await git(tree.path, "hash-object", "junk/29.bin")).strip()  # computed, not written
+    objects = Path((await git(tree.path, "rev-parse", "--git-common-dir")).strip()) / "objects"
+    before = _disk_use(objects)
+
+    sha, refused = await commit_step(tree, RepoConfig(max_commit_bytes=2 * MIB))
+
+    assert sha is not None
+    assert [r.path for r in refused] == [f"junk/{n:02}.bin" for n in range(2, 30)]
+    assert {r.reason for r in refused} == {f"the commit would pass {2 * MIB} bytes"}
+    assert (await run_git(["cat-file", "-e", last], cwd=tree.path, check=False)).returncode != 0
+    assert _disk_use(objects) - before < 3 * MIB
 
 
 async def test_repository_config_raises_the_file_limit(tree: Worktree) -> None:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.remote import Remote
+from bot.git.checkout import open_worktree
 from bot.git.mirror import MirrorCache
 from bot.git.run import run_git
-from bot.git.worktree import Worktree, open_worktree
+from bot.git.worktree import Worktree
 
 BRANCH = "orchestrate/7-add-flag"
 SHA_A = "a" * 40

@@ -11,10 +11,10 @@ import pytest
 from bot.core.commit_policy import WritePolicy
 from bot.core.remote import Remote
 from bot.errors import GitError
+from bot.git.checkout import open_worktree
 from bot.git.history import find_task_commit
 from bot.git.mirror import MirrorCache
 from bot.git.refs import create_branch, delete_branches, push_to_own_branch
-from bot.git.worktree import open_worktree
 from tests.fakehub import FakeHub
 from tests.git.helpers import BRANCH, git, remote_sha
 

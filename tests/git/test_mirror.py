@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.remote import Remote
 from bot.errors import GitError
+from bot.git.checkout import open_worktree, remove_worktree
 from bot.git.mirror import (
     MIRROR_CONFIG,
     MIRROR_CONFIG_LIST,
@@ -18,7 +19,6 @@ from bot.git.mirror import (
     write_pristine_config,
 )
 from bot.git.refs import push
-from bot.git.worktree import open_worktree, remove_worktree
 from tests.fakehub import FakeHub
 from tests.git.helpers import BRANCH, git, remote_sha
 

@@ -10,13 +10,13 @@ import pytest
 
 from bot.core.remote import Remote
 from bot.errors import GitError
+from bot.git.checkout import open_worktree
 from bot.git.history import log_with_trailers
 from bot.git.mirror import (
     MirrorCache,
 )
 from bot.git.parse import parse_agent_log
 from bot.git.refs import create_branch, push
-from bot.git.worktree import open_worktree
 from tests.fakehub import FakeHub
 from tests.git.helpers import BRANCH, git, remote_sha, two_agents
 

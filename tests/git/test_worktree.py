@@ -8,13 +8,13 @@ import pytest
 
 from bot.core.remote import Remote
 from bot.errors import GitError, RebaseConflict
+from bot.git.checkout import open_worktree, remove_worktree
 from bot.git.history import log_with_trailers
 from bot.git.mirror import (
     MirrorCache,
 )
 from bot.git.parse import parse_agent_log
 from bot.git.refs import push
-from bot.git.worktree import open_worktree, remove_worktree
 from tests.git.helpers import BRANCH, git, remote_sha, two_agents
 
 

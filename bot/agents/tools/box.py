@@ -30,7 +30,7 @@ from bot.agents.tools.definitions import (
 )
 from bot.agents.tools.editor import TextEditor
 from bot.agents.tools.memory import memory_tool
-from bot.agents.tools.run import run_command
+from bot.agents.tools.run import WorktreeAllowance, run_command
 from bot.agents.tools.search import search
 from bot.core.commit_policy import WritePolicy
 from bot.core.memory import MAX_VALUE_CHARS
@@ -77,6 +77,7 @@ class Toolbox:
         self.run_limits = SandboxLimits(
             timeout_s=self.limits.run_timeout_s, output_bytes=self.limits.run_output_bytes
         )
+        self.run_allowance = WorktreeAllowance(worktree, self.limits.run_disk_mb)
         self.run_ro_binds = tuple(run_ro_binds)
         self.environment = environment  # the repository's, for `run` (read-only)
 
@@ -118,6 +119,7 @@ class Toolbox:
                 time_left,
                 self.run_ro_binds,
                 self.environment,
+                self.run_allowance,
             )
             return ToolOutcome(text)
         if name == MEMORY_TOOL:

@@ -1,9 +1,12 @@
-"""The agents' `run` tool: one shell command in the sandbox, within the agent's time left."""
+"""The agents' `run` tool: one shell command in the sandbox, within the agent's time left and
+what is left of its worktree's disk allowance."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,28 @@ from bot.agents.tools.fields import field
 from bot.errors import ToolError
 from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import run_sandboxed
+from bot.sandbox.env_disk import live_usage
 from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
+
+_MIB = 1024 * 1024
+
+
+@dataclass
+class WorktreeAllowance:
+    """How much all of one agent's commands together may add to its worktree: what one
+    command leaves (even one that was killed) stays there until the agent ends, so each
+    command gets only what the earlier ones left of the allowance."""
+
+    worktree: Path
+    budget_mb: int
+    baseline: int | None = None  # the worktree's bytes before the agent's first command
+
+    async def left_mb(self) -> int:
+        """At least 1: a command that deletes what is no longer needed can always run."""
+        used = await asyncio.to_thread(live_usage, [self.worktree])
+        if self.baseline is None:
+            self.baseline = used
+        return max(1, self.budget_mb - max(0, used - self.baseline) // _MIB)
 
 
 async def run_command(
@@ -21,9 +45,11 @@ async def run_command(
     time_left: float | None,
     ro_binds: Sequence[Path] = (),
     environment: SandboxEnvironment = NO_ENVIRONMENT,
+    allowance: WorktreeAllowance | None = None,
 ) -> str:
-    """The command's status line and output; its time limit is cut to `time_left`. It runs
-    in the repository's environment (read-only), with no network."""
+    """The command's status line and output; its time limit is cut to `time_left`, its disk
+    budget to what is left of `allowance`. It runs in the repository's environment
+    (read-only), with no network."""
     command = field(tool_input, "command", str, required=True)
     if not command.strip():
         raise ToolError("The command must not be empty.")
@@ -32,6 +58,8 @@ async def run_command(
         if time_left <= 0:
             raise ToolError("Not run: the agent's time budget is used up.")
         limits, cut_short = dataclasses.replace(limits, timeout_s=time_left), True
+    if allowance is not None:
+        limits = dataclasses.replace(limits, disk_budget_mb=await allowance.left_mb())
     result = await run_sandboxed(
         command, worktree, limits=limits, ro_binds=ro_binds, environment=environment
     )

@@ -207,3 +207,23 @@ async def test_the_editor_gets_no_more_than_the_agents_time_left(worktree: Path)
 
     assert late.text == "The editor did not finish within 0.2 s."
     assert spent.text == "Not run: the agent's time budget is used up."
+
+
+@needs_sandbox
+async def test_an_agents_commands_share_one_disk_allowance(worktree: Path) -> None:
+    """Red team: an agent's `run` had no disk budget, and what one command wrote stayed until
+    the agent ended: it could hold the worker's disk at its floor and make every other
+    sandbox on the worker fail. Now all its commands together may add `run_disk_mb`: the
+    second 15 MiB file is stopped, a command that deletes still runs, and what it freed is
+    allowed again."""
+    box = Toolbox(worktree, RecordingMemory(), limits=ToolLimits(run_disk_mb=20))
+
+    async def run(command: str) -> str:
+        return (await box.call("run", {"command": command}, agent="implement")).text
+
+    write = "head -c 15728640 /dev/urandom > {name} && sleep 6 && echo written"
+    assert (await run(write.format(name="first.bin"))).startswith("exit code 0\nwritten")
+    second = await run(write.format(name="second.bin"))
+    assert second.startswith("killed: the files it wrote grew past 5 MiB"), second
+    assert (await run("rm -f first.bin second.bin")).startswith("exit code 0")
+    assert (await run(write.format(name="third.bin"))).startswith("exit code 0\nwritten")
