@@ -26,11 +26,11 @@ from typing import Any
 
 from temporalio.client import Client
 
+from bench.loopback import start_loopback
 from bench.orchestrate_scripts import plan_script
 from bench.run_profile import activity_spans, history
 from bot.activities.environment import Environments
 from bot.activities.inputs import EnvironmentSpec
-from bot.app.devserver import DevServer
 from bot.app.temporal import connect
 from bot.core.plan import PLAN_TOOL_NAME
 from bot.core.repo_config import RepoConfig
@@ -159,16 +159,9 @@ async def run(argv: list[str]) -> dict[str, Any]:
             )
             index.start()
             stack.callback(index.stop)
-            hub = FakeHub(tmp / "hub")
-            hub.start()
-            stack.callback(hub.stop)
-            model = ScriptedModel().start()
-            stack.callback(model.stop)
-            devserver = DevServer(tmp / "temporal" / "temporal.sqlite")
-            stack.push_async_callback(devserver.stop)
-            await devserver.start()
-            client = await connect(devserver.address)
-            return await _measure(client, hub, model, index, tmp, args)
+            loop = await start_loopback(stack, tmp)
+            client = await connect(loop.devserver.address)
+            return await _measure(client, loop.hub, loop.model, index, tmp, args)
     raise AssertionError("unreachable")
 
 
