@@ -28,7 +28,6 @@ from bot.agents.runner import AgentRunner, AgentTask, RunLink
 from bot.core.decisions import agent_branch, task_key
 from bot.core.remote import Remote
 from bot.core.results import AgentResult, AgentStatus
-from bot.errors import SandboxError
 from bot.git.history import find_task_commit
 from bot.git.mirror import MirrorCache
 from bot.git.parse import TaskCommit
@@ -107,10 +106,7 @@ class AgentActivities:
         if self.environments is None or params.environment is None:
             yield NO_ENVIRONMENT
             return
-        async with self.environments.ensure(params.environment) as prepared:
-            if not prepared.report.usable:  # it was built on another worker: try again
-                why = prepared.report.error
-                raise SandboxError(f"the environment could not be built on this worker: {why}")
+        async with self.environments.usable(params.environment) as prepared:
             yield prepared.view
 
     def activities(self) -> list[Any]:

@@ -34,7 +34,7 @@ from bot.core.egress_policy import EgressRefused
 from bot.core.env_detect import SetupPlan, plan_setup
 from bot.core.environment import EnvironmentReport, EnvironmentStatus
 from bot.core.remote import Remote
-from bot.errors import ConfigError, GitError
+from bot.errors import ConfigError, GitError, SandboxError
 from bot.git.mirror import MirrorCache
 from bot.git.run import checked_rev
 from bot.git.snapshot import open_snapshot
@@ -124,6 +124,17 @@ class Environments:
             )
             report = _report(status, defined, revision, started)
             yield Prepared(report, environment_view(environment, plan))
+
+    @contextlib.asynccontextmanager
+    async def usable(self, spec: EnvironmentSpec) -> AsyncIterator[Prepared]:
+        """The run's environment for an agent or a test round. The phase before the agents
+        built it once already, so failing to build it here (another worker, an index down
+        meanwhile) is the machinery's failure, retried: never a failed round or agent."""
+        async with self.ensure(spec) as prepared:
+            if not prepared.report.usable:
+                why = prepared.report.error
+                raise SandboxError(f"the environment could not be built on this worker: {why}")
+            yield prepared
 
     async def key_of(self, spec: EnvironmentSpec, revision: str) -> str:
         """The key `revision`'s files would give the environment ("" when they define none

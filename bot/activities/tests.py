@@ -6,9 +6,9 @@ scratch head: its setup would run the agents' code with the network and could fi
 that later runs trust. When the head changes what defines the environment, the round says so.
 
 Whatever the repository's commands do, the outcome is a round: a command that fails, is
-killed, or whose sandbox could not even start (SandboxError), and an environment that does not
-build, make a failed round saying so. Only the machinery around it (the forge, the mirror, the
-worktree) can fail the activity."""
+killed, or whose sandbox could not even start (SandboxError) makes a failed round saying so.
+Only the machinery around it (the forge, the mirror, the worktree, an environment this worker
+could not rebuild) fails the activity, which is retried."""
 
 from __future__ import annotations
 
@@ -72,9 +72,7 @@ class SandboxedTests:
         limits = SandboxLimits(timeout_s=params.timeout_minutes * 60)
         if self.environments is None or params.environment is None:
             return await self._test(params, tree.path, limits, Prepared(_NO_REPORT))
-        async with self.environments.ensure(params.environment) as prepared:
-            if not prepared.report.usable:
-                return _setup_failed(params, prepared.report)
+        async with self.environments.usable(params.environment) as prepared:
             tested = await self._test(params, tree.path, limits, prepared)
             head = await tree.head()
             if await self.environments.key_of(params.environment, head) == prepared.report.key:
@@ -133,19 +131,3 @@ async def sandboxed(
 
 
 _NO_REPORT = EnvironmentReport(status=EnvironmentStatus.NONE)
-
-
-def _setup_failed(params: TestInput, report: EnvironmentReport) -> TestRound:
-    """The round fails with the setup's output (the run's environment could not be built on
-    this worker)."""
-    refused = [line for line in report.egress if line.startswith("refused")]
-    lines = [f"The environment could not be built: {report.error}"]
-    lines += [f"  {report.description}", *refused, "", report.output_tail]
-    return TestRound(
-        round=params.round,
-        command=params.command,
-        passed=False,
-        exit_code=None,
-        duration_s=report.duration_s,
-        output_tail="\n".join(lines)[-TEST_OUTPUT_TAIL:],
-    )

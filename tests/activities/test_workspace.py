@@ -53,7 +53,7 @@ async def test_a_failed_removal_fails_no_work(
         raise error
 
     monkeypatch.setattr(workspace, "delete_tree", failing, raising=False)
-    monkeypatch.setattr("bot.git.worktree.delete_tree", failing)
+    monkeypatch.setattr("bot.git.checkout.delete_tree", failing)
     path = tmp_path / "work" / "wt"
     with caplog.at_level(logging.ERROR, logger=workspace.__name__):
         async with checked_out(
