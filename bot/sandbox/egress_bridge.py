@@ -29,6 +29,7 @@ from pathlib import Path
 __all__ = [
     "BRIDGE_FILE",
     "DEFAULT_PORT",
+    "PATIENT_CLIENTS",
     "SANDBOX_BRIDGE",
     "SANDBOX_SOCKET",
     "EgressSandbox",
@@ -40,6 +41,16 @@ SANDBOX_SOCKET = "/run/orchestrate/egress.sock"
 SANDBOX_BRIDGE = "/run/orchestrate/egress_bridge.py"
 DEFAULT_PORT = 3128
 BRIDGE_FAILED_EXIT = 125
+# Package tools ride out a short outage of an index themselves (pip retries 5xx and resets,
+# uv and npm theirs) before the setup fails and its activity is tried again: more retries and
+# longer timeouts than their defaults (pip 5 and 15 s, uv 3 and 30 s, npm 2).
+PATIENT_CLIENTS = {
+    "PIP_RETRIES": "8",
+    "PIP_TIMEOUT": "60",
+    "UV_HTTP_RETRIES": "8",
+    "UV_HTTP_TIMEOUT": "120",
+    "npm_config_fetch_retries": "5",
+}
 _CHUNK = 65536
 
 
@@ -76,6 +87,7 @@ def egress_sandbox(
     env |= {name.lower(): proxy for name in env}
     env |= {"NO_PROXY": "", "no_proxy": ""}
     env |= {"npm_config_proxy": proxy, "npm_config_https_proxy": proxy}
+    env |= PATIENT_CLIENTS
     if pip_index_url:
         env |= {"PIP_INDEX_URL": pip_index_url, "UV_DEFAULT_INDEX": pip_index_url}
     if npm_registry_url:

@@ -21,7 +21,9 @@ upstream cannot be reached. Tunnels close after `idle_timeout_s` without a byte 
 
 Every decision is recorded (`records`, at most `max_records`; `summary()` groups them) so the
 setup output can list what was reached and what was refused (pip does not print a plain-HTTP
-index's 403 without -vv: the summary is how a user learns which host to allow).
+index's 403 without -vv: the summary is how a user learns which host to allow). What went
+wrong upstream at allowed destinations is counted apart (`upstream_faults()`,
+bot/sandbox/egress_faults.py): a setup that failed meanwhile is tried again.
 
 Stdlib asyncio rather than proxy.py (PyPI `proxy.py`): that one runs its own acceptor
 processes/threads and selector loop instead of joining the worker's event loop, resolves names
@@ -33,9 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +49,8 @@ from bot.core.egress_policy import (
     printable,
 )
 from bot.core.egress_request import ProxyRequest, parse_request_head
-from bot.sandbox.egress_relay import open_first, relay
+from bot.sandbox.egress_faults import FaultCounts, ResponseWatch
+from bot.sandbox.egress_relay import Unreachable, open_first, relay, system_resolver
 
 __all__ = ["EgressProxy", "EgressRecord", "ProxyLimits", "Resolver", "system_resolver"]
 
@@ -89,12 +90,13 @@ class EgressRecord:
     reason: str = ""
     bytes_sent: int = 0  # client to upstream
     bytes_received: int = 0  # upstream to client
+    unreachable: bool = False  # allowed, but the connection could not be opened
 
-    def count(self, upward: bool, size: int) -> None:
+    def count(self, upward: bool, chunk: bytes) -> None:
         if upward:
-            self.bytes_sent += size
+            self.bytes_sent += len(chunk)
         else:
-            self.bytes_received += size
+            self.bytes_received += len(chunk)
 
 
 class EgressProxy:
@@ -111,6 +113,7 @@ class EgressProxy:
         self.limits = limits or ProxyLimits()
         self.records: list[EgressRecord] = []
         self.records_dropped = 0
+        self.faults = FaultCounts()
         self._resolve = resolver or system_resolver
         self._active = 0
         self._server: asyncio.AbstractServer | None = None
@@ -145,22 +148,29 @@ class EgressProxy:
             await self.close()
 
     def summary(self) -> list[str]:
-        """One line per destination: `reached pypi.org:443 (3 connections, 1200 bytes)` or
-        `refused evil.example:443 (1 connection): <reason>`, reached ones first."""
-        groups: dict[tuple[bool, str, int], list[EgressRecord]] = {}
+        """One line per destination: `reached pypi.org:443 (3 connections, 1200 bytes)`,
+        `unreachable pypi.org:443 (1 connection): <reason>` (allowed) or
+        `refused evil.example:443 (1 connection): <reason>`, in that order."""
+        groups: dict[tuple[bool, bool, str, int], list[EgressRecord]] = {}
         for record in self.records:
-            groups.setdefault((not record.allowed, record.host, record.port), []).append(record)
+            key = (record.unreachable, not record.allowed, record.host, record.port)
+            groups.setdefault(key, []).append(record)
         lines = []
-        for (refused, host, port), records in sorted(groups.items()):
+        for (unreachable, refused, host, port), records in sorted(groups.items()):
             count = f"{len(records)} connection{'s' if len(records) != 1 else ''}"
             if refused:
-                lines.append(f"refused {host}:{port} ({count}): {records[-1].reason}")
+                word = "unreachable" if unreachable else "refused"
+                lines.append(f"{word} {host}:{port} ({count}): {records[-1].reason}")
             else:
                 moved = sum(r.bytes_sent + r.bytes_received for r in records)
                 lines.append(f"reached {host}:{port} ({count}, {moved} bytes)")
         if self.records_dropped:
             lines.append(f"... and {self.records_dropped} more connections not recorded")
         return lines
+
+    def upstream_faults(self) -> list[str]:
+        """What failed upstream at allowed destinations: `pypi.org:443: connection reset ×3`."""
+        return self.faults.lines()
 
     def _record(self, record: EgressRecord) -> EgressRecord:
         if len(self.records) < self.limits.max_records:
@@ -207,18 +217,29 @@ class EgressProxy:
             upstream_r, upstream_w = await self._connect(target)
         except EgressRefused as exc:
             record.reason = str(exc)
+            if isinstance(exc, Unreachable):
+                record.unreachable = True
+                self.faults.add(f"{record.host}:{record.port}", exc.fault)
             await _answer(writer, exc.status, str(exc))
             await _discard_rest(reader)
             return
         record.allowed = True
+        watch = ResponseWatch(
+            plain=request.method != "CONNECT", expects_body=request.method != "HEAD"
+        )
+
+        def count(upward: bool, chunk: bytes) -> None:
+            record.count(upward, chunk)
+            watch.saw(upward, chunk)
+
         try:
             if request.method == "CONNECT":
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             else:
                 upstream_w.write(request.forwarded_head(target))
-            await relay(
-                (reader, writer), (upstream_r, upstream_w), self.limits.idle_timeout_s, record.count
-            )
+            client, upstream = (reader, writer), (upstream_r, upstream_w)
+            ended = await relay(client, upstream, self.limits.idle_timeout_s, count)
+            self.faults.add(f"{target.host}:{target.port}", watch.fault(ended))
         finally:
             upstream_w.close()
             with contextlib.suppress(OSError):
@@ -250,25 +271,12 @@ class EgressProxy:
                 addresses = self.policy.check_addresses(target, rule, found)
                 return await open_first(addresses, target.port)
         except TimeoutError:
-            raise EgressRefused(f"{target.authority()} did not answer in time", 504) from None
+            message = f"{target.authority()} did not answer in time"
+            raise Unreachable(message, 504, "could not connect in time") from None
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise EgressRefused(f"cannot reach {target.authority()}: {reason}", 502) from None
-
-
-async def system_resolver(host: str, port: int) -> Sequence[IPAddress]:
-    """The host's own resolver (getaddrinfo), TCP addresses only, in its order."""
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise EgressRefused(f"cannot resolve {host}: {exc.strerror}", 502) from None
-    found: list[IPAddress] = []
-    for _family, _type, _proto, _name, sockaddr in infos:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        if address not in found:
-            found.append(address)
-    return found
+            message = f"cannot reach {target.authority()}: {reason}"
+            raise Unreachable(message, 502, f"could not connect ({reason})") from None
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:

@@ -94,6 +94,7 @@ class SetupOutcome:
     duration_s: float
     timed_out: bool = False
     killed: str = ""  # why the sandbox stopped it early (a disk limit), else empty
+    upstream_faults: tuple[str, ...] = ()  # what failed at allowed hosts (egress_faults.py)
 
 
 def environment_view(
@@ -130,6 +131,7 @@ async def run_setup(run: SetupRun) -> SetupOutcome:
                 environment=environment,
             )
         egress_lines = tuple(printable(line, 300) for line in proxy.summary())
+        faults = tuple(printable(line, 300) for line in proxy.upstream_faults())
     return SetupOutcome(
         passed=result.passed,
         output=result.output,
@@ -137,6 +139,7 @@ async def run_setup(run: SetupRun) -> SetupOutcome:
         duration_s=time.monotonic() - started,
         timed_out=result.timed_out,
         killed=result.killed,
+        upstream_faults=faults,
     )
 
 

@@ -230,6 +230,11 @@ def test_sandbox_arguments_and_environment() -> None:
         "no_proxy": "",
         "npm_config_proxy": proxy,
         "npm_config_https_proxy": proxy,
+        "PIP_RETRIES": "8",
+        "PIP_TIMEOUT": "60",
+        "UV_HTTP_RETRIES": "8",
+        "UV_HTTP_TIMEOUT": "120",
+        "npm_config_fetch_retries": "5",
         "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
         "UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple/",
     }
