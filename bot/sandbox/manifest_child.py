@@ -8,8 +8,12 @@ and reads the parsed `Manifests` back as JSON. The child sets its own limits fir
 (RLIMIT_CPU, RLIMIT_AS, no core files: no preexec_fn, the worker is threaded), gets an empty
 environment and `/` as its directory; the worker kills its whole process group after
 `PARSE_TIMEOUT_S` of wall time or once it has written more than `MAX_ANSWER_BYTES`. A child
-that did not answer is not an error: the files it was given are treated as invalid ones,
-noted with why (bot/core/env_parsed.py `unreadable_manifests`).
+stopped by a limit that measures the files (its CPU time, its memory, its answer's size) is
+not an error: the files it was given are treated as invalid ones, noted with why
+(bot/core/env_parsed.py `unreadable_manifests`). A child that ran out of wall time or was
+killed by a signal of someone else's (the OOM killer, an operator) says nothing about the
+files, only about a loaded worker: that is a retryable SandboxError, never a different plan
+(and key) for the same files.
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ from bot.core.env_parsed import (
     read_manifests,
     unreadable_manifests,
 )
+from bot.errors import SandboxError
 
 __all__ = ["CPU_SECONDS", "MAX_ANSWER_BYTES", "PARSE_TIMEOUT_S", "main", "parse_manifests"]
 
-PARSE_TIMEOUT_S = 5.0
+# Wall time: far above the CPU limit, so that only a worker loaded several times over reaches
+# it (and is then tried again, not taken for a fact about the files).
+PARSE_TIMEOUT_S = 15.0
 CPU_SECONDS = 2  # a real manifest parses in milliseconds
 MEMORY_BYTES = 512 * 1024 * 1024  # address space: the interpreter itself takes ~30 MiB
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
@@ -49,7 +56,8 @@ _BOOTSTRAP = (
 
 async def parse_manifests(texts: Mapping[str, str | None], has_setup_py: bool) -> Manifests:
     """`read_manifests(texts, has_setup_py)`, computed in a child process within its limits;
-    the files are treated as invalid ones (with a note) when it does not answer in them."""
+    the files are treated as invalid ones (with a note) when they make it exceed them; a
+    SandboxError when it ran out of wall time or was killed from outside."""
     if not texts:
         return read_manifests({}, has_setup_py)  # nothing to parse
     request = json.dumps({"texts": dict(texts), "has_setup_py": has_setup_py}).encode()
@@ -72,7 +80,9 @@ async def _run_child(request: bytes) -> tuple[bytes | None, str]:
                 return None, f"its parser answered more than {MAX_ANSWER_BYTES} bytes"
             code = await proc.wait()
     except TimeoutError:
-        return None, f"its parser took longer than {PARSE_TIMEOUT_S:g} s"
+        raise SandboxError(
+            f"the manifests' parser took longer than {PARSE_TIMEOUT_S:g} s (a loaded worker?)"
+        ) from None
     finally:  # timed out, answered too much, or cancelled: leave no process behind
         await _kill(proc)
     return (answer, "") if code == 0 else (None, _exit_reason(code))
@@ -122,10 +132,11 @@ async def _exchange(proc: asyncio.subprocess.Process, request: bytes) -> bytes |
 
 
 def _exit_reason(code: int) -> str:
+    """Why the files are unreadable; a SandboxError when the exit says nothing about them."""
     if code == -signal.SIGXCPU:
         return f"its parser used more than {CPU_SECONDS} s of CPU"
     if code < 0:
-        return f"its parser was killed (signal {-code})"
+        raise SandboxError(f"the manifests' parser was killed (signal {-code})")
     return f"its parser failed (exit {code}, e.g. out of memory)"
 
 

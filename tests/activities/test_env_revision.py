@@ -23,7 +23,7 @@ MIB = 1024 * 1024
 # One long dotted key: tomllib takes ~30 s of CPU on this (quadratic); the child gets 2.
 DOTTED = "a" + ".a" * 50_000 + " = 1\n"
 UNREADABLE = "pyproject.toml could not be read ({}): extras and groups ignored"
-REASONS = ("its parser used more than 2 s of CPU", "its parser took longer than 5 s")
+REASONS = ("its parser used more than 2 s of CPU",)
 
 
 def _commit(repo: Path, files: dict[str, str | bytes]) -> str:
