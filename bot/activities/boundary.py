@@ -4,7 +4,8 @@ error's class name, whose `non_retryable` says whether trying again can help, an
 
 Every activity runs its work inside `boundary()`; the run workflow's memory update maps its
 refusals with `application_error` too. An activity interrupted by its worker's shutdown leaves
-as a retryable WorkerShutdown, tried again soon on another worker.
+as a retryable WorkerShutdown, tried again soon on another worker. `last_attempt()` tells an
+activity that no retry would follow a failure (it then reports instead of raising).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -77,3 +78,24 @@ def boundary() -> Iterator[None]:
         if activity.in_activity() and activity.is_worker_shutdown():
             raise worker_shutdown() from None
         raise
+
+
+def last_attempt(now: datetime | None = None) -> bool:
+    """Inside an activity: whether Temporal would not try it again after a retryable failure,
+    as its retry policy says (workflows/policies.py): its attempts are used up, or the next
+    one, started after the policy's wait, could not run as long as this one did before the
+    schedule-to-close deadline."""
+    info = activity.info()
+    policy = info.retry_policy
+    if policy is None:
+        return False  # the server's default: tried again without end
+    if policy.maximum_attempts and info.attempt >= policy.maximum_attempts:
+        return True
+    if info.schedule_to_close_timeout is None:
+        return False
+    now = now or datetime.now(UTC)
+    wait = policy.initial_interval * policy.backoff_coefficient ** (info.attempt - 1)
+    if policy.maximum_interval is not None:
+        wait = min(wait, policy.maximum_interval)
+    took = now - info.started_time
+    return now + wait + took > info.scheduled_time + info.schedule_to_close_timeout

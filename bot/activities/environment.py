@@ -8,7 +8,9 @@ worker's mirror (bot/activities/env_revision.py), and kept in the worker's cache
 throwaway worktree of the revision, in the sandbox, through the egress proxy
 (bot/sandbox/env_setup.py), which may write at most the cache's build budget. A failed setup is
 a report, not an error: the workflow stops the run (or the test round fails) and says why; what
-it wrote is gone by then (the cache wipes a build that did not finish).
+it wrote is gone by then (the cache wipes a build that did not finish). A setup that failed
+while the proxy saw allowed hosts failing (bot/sandbox/egress_faults.py) may have failed for
+that: `prepare_environment` raises a retryable error instead, until its last attempt.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from temporalio import activity
 
-from bot.activities.boundary import boundary
+from bot.activities.boundary import boundary, last_attempt
 from bot.activities.env_revision import Defined, define
 from bot.activities.heartbeat import heartbeating
 from bot.activities.inputs import EnvironmentSpec
@@ -195,6 +197,7 @@ class Environments:
                     "egress": egress,
                     "output_tail": outcome.output[-OUTPUT_TAIL_CHARS:],
                     "error": why,
+                    "upstream_faults": _faults_that_may_explain(outcome),
                 }
             )
         environment.mark_complete()
@@ -208,6 +211,8 @@ class Environments:
         too_big = f"the environment grew past {budget_mb} MiB (half of ORCHESTRATE_ENV_CACHE_MB)"
         if outcome.killed:
             return too_big if outcome.killed == over_budget(budget_mb) else outcome.killed
+        if not outcome.passed and _faults_that_may_explain(outcome):
+            return "the setup failed while an allowed host was failing"
         if not outcome.passed:
             return f"the setup {'timed out' if outcome.timed_out else 'failed'}"
         if await asyncio.to_thread(disk_usage, environment.path) > self.cache.build_budget:
@@ -254,13 +259,19 @@ class EnvironmentActivities:
 
     @activity.defn
     async def prepare_environment(self, params: EnvironmentSpec) -> EnvironmentReport:
-        """The run's environment, built here unless this worker has it already."""
+        """The run's environment, built here unless this worker has it already. A setup
+        that failed while allowed hosts were failing is tried again (a retryable error),
+        unless no attempt follows: then its report says so."""
         with boundary():
             async with (
                 heartbeating(HEARTBEAT_SECONDS),
                 self.environments.ensure(params) as prepared,
             ):
-                return prepared.report
+                report = prepared.report
+            if report.upstream_faults and not last_attempt():
+                faults = "; ".join(report.upstream_faults[:3])
+                raise SandboxError(f"the setup failed while an allowed host was failing: {faults}")
+            return report
 
     def activities(self) -> list[Any]:
         return [self.prepare_environment]
@@ -301,6 +312,14 @@ def _log_outcome(
         defined.plan.description,
         "; ".join(egress) or "none",
     )
+
+
+def _faults_that_may_explain(outcome: SetupOutcome) -> list[str]:
+    """The upstream faults a setup met when they may be why it failed: not when it passed,
+    ran out of time, or was stopped by a limit (trying again would do the same)."""
+    if outcome.passed or outcome.timed_out or outcome.killed:
+        return []
+    return list(outcome.upstream_faults)
 
 
 def _since(started: float) -> float:

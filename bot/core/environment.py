@@ -19,7 +19,8 @@ class EnvironmentStatus(StrEnum):
 
 class EnvironmentReport(BaseModel):
     """`description`: what was detected (or the setup command); `egress`: the proxy's
-    summary, one line per destination; `output_tail` and `error` only when it failed."""
+    summary, one line per destination; `output_tail`, `error` and `upstream_faults` only
+    when it failed."""
 
     status: EnvironmentStatus
     description: str = ""
@@ -29,6 +30,9 @@ class EnvironmentReport(BaseModel):
     egress: list[str] = Field(default_factory=list)
     output_tail: str = ""
     error: str = ""
+    # What failed at allowed hosts while a setup failed (egress_faults.py): the failure may
+    # be theirs, so it is worth trying again; the failure comment names them.
+    upstream_faults: list[str] = Field(default_factory=list)
 
     @property
     def usable(self) -> bool:

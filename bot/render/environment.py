@@ -50,13 +50,16 @@ def pull_line(report: EnvironmentReport | None) -> str:
 
 
 def failed_comment(report: EnvironmentReport) -> str:
-    """The run stopped before any agent: why, what was detected, the setup output's tail
-    (collapsed) and the hosts the proxy refused, with how to allow one."""
+    """The run stopped before any agent: why, what failed upstream meanwhile, what was
+    detected, the setup output's tail (collapsed) and the hosts the proxy refused, with how
+    to allow one."""
     reason = inline(report.error or "the setup failed", 500)
     parts = [
         "The run stopped before any agent started: the repository's environment could not "
         f"be built ({reason}).",
     ]
+    if report.upstream_faults:
+        parts.append(_upstream_faults(report.upstream_faults))
     if report.description:
         parts.append(f"**Detected:** {inline(report.description, _DESCRIPTION_CHARS)}")
     tail = report.output_tail.rstrip()
@@ -76,6 +79,16 @@ def failed_comment(report: EnvironmentReport) -> str:
             "what repositories can add)."
         )
     return "\n\n".join(parts) + "\n"
+
+
+def _upstream_faults(faults: list[str]) -> str:
+    listed = "\n".join(f"- {inline(line, 300)}" for line in faults[:MAX_REFUSED])
+    return (
+        "**Allowed hosts that were failing** (seen by the app's proxy; the setup was tried "
+        f"again a few times over some minutes, and failed each time):\n\n{listed}\n\n"
+        "This is likely an outage of the package index, not a problem of the repository: "
+        "start the run again once it answers."
+    )
 
 
 def definition_changed_note(revision: str) -> str:

@@ -79,7 +79,7 @@ class ResponseWatch:
 
 
 class FaultCounts:
-    """Faults per destination and kind: `127.0.0.1:8080: answered 503 ×6`."""
+    """Faults per destination and kind: `127.0.0.1:8080: answered 503 (6 times)`."""
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, str]] = Counter()
@@ -91,8 +91,12 @@ class FaultCounts:
     def lines(self) -> list[str]:
         """The most frequent first, at most MAX_FAULT_LINES (and a line for the rest)."""
         ranked = sorted(self._counts.items(), key=lambda item: (-item[1], item[0]))
-        lines = [f"{where}: {fault} ×{count}" for (where, fault), count in ranked]
+        lines = [f"{where}: {fault} ({_times(count)})" for (where, fault), count in ranked]
         if len(lines) > MAX_FAULT_LINES:
             rest = len(lines) - MAX_FAULT_LINES
             lines = [*lines[:MAX_FAULT_LINES], f"... and {rest} more kinds of fault"]
         return lines
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"

@@ -6,7 +6,8 @@ all attempts together. What an error says about retrying is decided where it hap
 these policies list no error types.
 
 Attempts are not counted (`maximum_attempts=0`): a worker's shutdown or death costs an attempt,
-and a long rate limit costs several, so only the schedule-to-close timeout ends the retries.
+and a long rate limit costs several, so only the schedule-to-close timeout ends the retries
+(except the environment's: ENVIRONMENT_RETRY).
 Long activities heartbeat (activities/heartbeat.py): a dead worker's attempt times out after
 HEARTBEAT (about a minute) instead of its whole start-to-close timeout.
 
@@ -104,13 +105,25 @@ _CRASH_RETRY = RetryPolicy(
 )
 
 
+# The environment's setup, tried again after a crash or a shutdown, and after failing while
+# the package index (or another allowed host) was failing: 10 s, 20 s, 40 s, 60 s apart, so
+# an outage of a few minutes is outlasted. Its attempts are counted, unlike the others': the
+# last one returns the failure for the run to report (activities/boundary.py `last_attempt`).
+ENVIRONMENT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=5,
+)
+
+
 def environment(config: RepoConfig) -> Options:
     """The repository's environment: as long as its setup may take (and a margin), with
     heartbeats (a lost worker is noticed, a cancel reaches it). A failing setup is a result;
-    only the machinery fails: after a crash or a shutdown it is tried again, for two attempts'
-    time."""
+    the machinery failing, or the index failing meanwhile, is tried again (ENVIRONMENT_RETRY),
+    within two attempts' time."""
     attempt = timedelta(minutes=config.setup_timeout_minutes + 5)
-    return Options(attempt, _CRASH_RETRY, heartbeat=HEARTBEAT, schedule_to_close=attempt * 2)
+    return Options(attempt, ENVIRONMENT_RETRY, heartbeat=HEARTBEAT, schedule_to_close=attempt * 2)
 
 
 def agent(config: RepoConfig) -> Options:

@@ -8,6 +8,10 @@ downloaded, so a test can assert that a cache hit downloaded nothing.
     with PackageIndex([FIXTURE_DEP, *BENCH_DISTS]) as index:
         pip install --index-url {index.url} --no-cache-dir orchestrate-fixture-dep
         assert index.downloads == ["orchestrate_fixture_dep-1.0.0-py3-none-any.whl"]
+
+An outage: `index.fail(503, seconds=15, retry_after=1)` answers 503 to every request for 15 s
+from the first one it fails (`fail(None, ...)` drops the connection without an answer), then
+serves again; `faults_served` counts the failed requests.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import html
 import io
 import re
 import threading
+import time
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -139,6 +144,8 @@ class PackageIndex:
         self.downloads: list[str] = []
         self.requests: list[str] = []
         self._lock = threading.Lock()
+        self.faults_served = 0
+        self._fault: _Outage | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for dist in dists:
@@ -183,6 +190,30 @@ class PackageIndex:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def fail(
+        self, status: int | None, *, seconds: float | None = None, retry_after: int | None = None
+    ) -> None:
+        """Answer `status` (None: drop the connection) to every request for `seconds` from the
+        first one (None: until `recover`), with `Retry-After` when given."""
+        with self._lock:
+            self._fault = _Outage(status, seconds, retry_after)
+
+    def recover(self) -> None:
+        with self._lock:
+            self._fault = None
+
+    def outage_answer(self) -> tuple[int | None, dict[str, str]] | None:
+        """The failure to give the current request instead of its answer, if any."""
+        with self._lock:
+            fault = self._fault
+            if fault is None or not fault.active():
+                return None
+            self.faults_served += 1
+        headers = {"Content-Type": "text/plain"}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        return fault.status, headers
+
     def answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
         """Status, headers and body for GET `path` (recording requests and downloads)."""
         with self._lock:
@@ -219,6 +250,19 @@ class PackageIndex:
 _HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
+@dataclass
+class _Outage:
+    status: int | None
+    seconds: float | None
+    retry_after: int | None
+    started: float | None = None
+
+    def active(self) -> bool:
+        now = time.monotonic()
+        self.started = self.started if self.started is not None else now
+        return self.seconds is None or now - self.started < self.seconds
+
+
 def _page(title: str, links: list[str]) -> bytes:
     body = "<br/>\n".join(links)
     return (
@@ -230,7 +274,22 @@ def _page(title: str, links: list[str]) -> bytes:
 def _handler_for(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if (outage := index.outage_answer()) is not None:
+                self._fail(*outage)
+                return
             status, headers, body = index.answer(self.path)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _fail(self, status: int | None, headers: dict[str, str]) -> None:
+            self.close_connection = True
+            if status is None:  # dropped: no answer at all
+                return
+            body = f"index outage: {status}\n".encode()
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
