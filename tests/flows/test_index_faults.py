@@ -5,7 +5,7 @@ not exist still fails at once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 from bot.render import states
 from bot.workflows import policies
 from tests.fakehub import FakeHub
-from tests.fakes import ScriptedModel
+from tests.fakes import Script, ScriptedModel
 from tests.support.environments import local_environment
 from tests.support.installed_wheels import PYTEST_DISTS, installed_wheel
 from tests.support.project import PROJECT_FILES, edit_then_finish, plan_turn
@@ -29,7 +29,7 @@ FILES = dict(PROJECT_FILES) | {".github/orchestrate.yml": "max_rounds: 1\n"}
 
 
 @pytest.fixture
-def index() -> AsyncIterator[PackageIndex]:
+def index() -> Iterator[PackageIndex]:
     with PackageIndex([], [installed_wheel(name) for name in PYTEST_DISTS]) as running:
         yield running
 
@@ -43,7 +43,10 @@ async def stack(
     tmp_path: Path,
     index: PackageIndex,
 ) -> AsyncIterator[RunStack]:
-    scripts = {"submit_plan": [plan_turn(("implement",), "small")], "implement": [TYPO]}
+    scripts: dict[str, Script] = {
+        "submit_plan": [plan_turn(("implement",), "small")],
+        "implement": [TYPO],
+    }
     environment = local_environment(tmp_path, index)
     with ScriptedModel(scripts) as model:
         async with run_stack(
