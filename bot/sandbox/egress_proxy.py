@@ -169,7 +169,7 @@ class EgressProxy:
         return lines
 
     def upstream_faults(self) -> list[str]:
-        """What failed upstream at allowed destinations: `pypi.org:443: connection reset (3 times)`."""
+        """What failed upstream at allowed hosts: `pypi.org:443: connection reset (3 times)`."""
         return self.faults.lines()
 
     def _record(self, record: EgressRecord) -> EgressRecord:
