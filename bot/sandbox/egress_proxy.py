@@ -151,15 +151,15 @@ class EgressProxy:
         """One line per destination: `reached pypi.org:443 (3 connections, 1200 bytes)`,
         `unreachable pypi.org:443 (1 connection): <reason>` (allowed) or
         `refused evil.example:443 (1 connection): <reason>`, in that order."""
-        groups: dict[tuple[bool, bool, str, int], list[EgressRecord]] = {}
+        groups: dict[tuple[int, str, int], list[EgressRecord]] = {}
         for record in self.records:
-            key = (record.unreachable, not record.allowed, record.host, record.port)
-            groups.setdefault(key, []).append(record)
+            rank = 0 if record.allowed else 1 if record.unreachable else 2
+            groups.setdefault((rank, record.host, record.port), []).append(record)
         lines = []
-        for (unreachable, refused, host, port), records in sorted(groups.items()):
+        for (rank, host, port), records in sorted(groups.items()):
             count = f"{len(records)} connection{'s' if len(records) != 1 else ''}"
-            if refused:
-                word = "unreachable" if unreachable else "refused"
+            if rank:
+                word = "unreachable" if rank == 1 else "refused"
                 lines.append(f"{word} {host}:{port} ({count}): {records[-1].reason}")
             else:
                 moved = sum(r.bytes_sent + r.bytes_received for r in records)

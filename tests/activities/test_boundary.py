@@ -4,12 +4,15 @@ its class and says whether Temporal may retry it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
-from bot.activities.boundary import application_error, boundary, worker_shutdown
+from bot.activities.boundary import application_error, boundary, last_attempt, worker_shutdown
 from bot.agents.planner import PlanInvalid
 from bot.errors import (
     BotError,
@@ -118,3 +121,42 @@ def test_a_cancel_outside_a_shutdown_stays_a_cancel() -> None:
     `/orchestrate cancel` must still stop an activity."""
     with pytest.raises(asyncio.CancelledError), boundary():
         raise asyncio.CancelledError
+
+
+_START = datetime(2030, 1, 1, tzinfo=UTC)
+_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=5,
+)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "policy", "minutes_left", "expected"),
+    [
+        (1, _POLICY, 39, False),  # the first of five, plenty of time
+        (4, _POLICY, 39, False),
+        (5, _POLICY, 39, True),  # the policy's attempts are used up
+        (2, replace(_POLICY, maximum_attempts=0), 39, False),  # uncounted, time left
+        (2, _POLICY, 1.25, True),  # a wait (20 s) and another minute pass the deadline
+        (2, _POLICY, 1.5, False),
+        (9, None, 0, False),  # no policy: the server retries without end
+    ],
+)
+def test_last_attempt_follows_the_policy_and_the_deadline(
+    attempt: int, policy: RetryPolicy | None, minutes_left: float, expected: bool
+) -> None:
+    """last_attempt: true when the policy's attempts are used up, or when the next attempt,
+    after the policy's wait, could not run as long as this one before schedule-to-close."""
+    now = _START + timedelta(minutes=10)
+    env = ActivityEnvironment()
+    env.info = replace(
+        env.info,
+        attempt=attempt,
+        retry_policy=policy,
+        scheduled_time=_START,
+        started_time=now - timedelta(minutes=1),  # this attempt took a minute so far
+        schedule_to_close_timeout=timedelta(minutes=10 + minutes_left),
+    )
+    assert env.run(last_attempt, now) is expected

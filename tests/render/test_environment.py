@@ -132,3 +132,47 @@ def test_failed_comment_keeps_hostile_output_and_host_names_inert() -> None:
             )
         ).structure()
     )
+
+
+def test_failed_comment_names_the_upstream_faults_first() -> None:
+    """A setup that failed while allowed hosts were failing: the comment lists each fault
+    (before what was detected) and says it is likely an outage; unreachable hosts are not
+    offered for `network.allow` (they are allowed already)."""
+    text = failed_comment(
+        report(
+            EnvironmentStatus.FAILED,
+            error="the setup failed while an allowed host was failing",
+            egress=["unreachable pypi.org:443 (2 connections): cannot reach pypi.org:443"],
+            upstream_faults=[
+                "files.pythonhosted.org:443: connection reset (3 times)",
+                "pypi.org:443: could not connect (Connection refused) (2 times)",
+            ],
+        )
+    )
+    assert text == (
+        "The run stopped before any agent started: the repository's environment could not "
+        "be built (the setup failed while an allowed host was failing).\n\n"
+        "**Allowed hosts that were failing** (seen by the app's proxy; the setup was tried "
+        "again a few times over some minutes, and failed each time):\n\n"
+        "- files.pythonhosted.org:443: connection reset (3 times)\n"
+        "- pypi.org:443: could not connect (Connection refused) (2 times)\n\n"
+        "This is likely an outage of the package index, not a problem of the repository: "
+        "start the run again once it answers.\n\n"
+        "**Detected:** Python 3.11 virtualenv, pip install the project (.\\[test\\])\n"
+    )
+
+
+def test_upstream_fault_lines_are_inert() -> None:
+    """A fault line names a host the repository chose: no mention, link or HTML gets
+    through, and the layout is the comment's own."""
+    hostile = "```\n</details>\n@octocat closes #1 <img src=x> [x](https://evil.example)"
+    text = failed_comment(
+        report(EnvironmentStatus.FAILED, error="x", upstream_faults=[f"{hostile}:443: reset"])
+    )
+    rendered = render(text)
+    assert not PING.search("".join(rendered.prose))
+    assert rendered.links() == {}
+    plain = failed_comment(
+        report(EnvironmentStatus.FAILED, error="x", upstream_faults=["plain:443: reset"])
+    )
+    assert rendered.structure() == render(plain).structure()
