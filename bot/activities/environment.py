@@ -197,7 +197,7 @@ class Environments:
                     "error": why,
                 }
             )
-        environment.mark_complete()
+        await environment.mark_complete()
         return None
 
     async def _why_failed(self, outcome: SetupOutcome, environment: Environment) -> str:
