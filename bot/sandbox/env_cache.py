@@ -28,7 +28,10 @@ size is within `max_bytes`, skipping any whose `.lock` it cannot take exclusivel
 removes abandoned incomplete builds. A build may grow to `build_budget` (half of `max_bytes`,
 enforced by its sandbox), and before it starts eviction makes that much room (and room for the
 builds already running in this process): the cache and the builds under way stay within
-`max_bytes` unless what is in use alone exceeds it. A finished build's set-id bits are
+`max_bytes` unless what is in use alone exceeds it. The budget covers all a setup writes
+(the environment, its worktree and its scratch: bot/sandbox/env_setup.py), so the room
+made holds its scratch too, though that lies outside `root`; what a killed setup left there
+is not counted but swept (bot/sandbox/held_dirs.py). A finished build's set-id bits are
 cleared. A lock file may be unlinked by eviction: lockers check that the file they locked is
 still the one at the path, and retry otherwise.
 """
