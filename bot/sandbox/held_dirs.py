@@ -5,7 +5,7 @@ worktree, a proxy's socket directory) is found and deleted by the next sweep.
     async with held_dir(parent / "setup-1a2b"):   # made fresh; deleted on exit
         ...
 
-Beside each directory `<name>` is its lock file `<name>.lock`, locked exclusively while the
+Beside each directory `<name>` is its lock file `<name>.held`, locked exclusively while the
 directory is in use. The kernel releases an flock when its process dies, however it dies
 (SIGKILL, the OOM killer), and flock works across processes sharing the directory, so a lock
 that can be taken means nobody uses the directory any more. `sweep_abandoned(parent)` deletes
@@ -33,7 +33,7 @@ from bot.sandbox.trees import delete_tree
 
 __all__ = ["held_dir", "private_dir", "sweep_abandoned", "sweep_abandoned_below"]
 
-LOCK_SUFFIX = ".lock"
+LOCK_SUFFIX = ".held"  # not ".lock": no other lock file is taken for one
 _POLL_SECONDS = 0.02
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,11 @@ def sweep_abandoned(parent: Path) -> list[Path]:
     except FileNotFoundError:
         return []
     swept = []
-    for name in sorted({name.removesuffix(LOCK_SUFFIX) for name in names}):
-        path = parent / name
-        if not _is_directory(path) and not _lock_exists(path):
-            continue  # a stray file: not a held directory
-        if _delete_unheld(path):
-            swept.append(path)
+    # Only what has a lock file is a held directory (the lock is made first, unlinked last).
+    held = [name.removesuffix(LOCK_SUFFIX) for name in names if name.endswith(LOCK_SUFFIX)]
+    for name in sorted(filter(None, held)):
+        if _delete_unheld(parent / name):
+            swept.append(parent / name)
     return swept
 
 
@@ -159,10 +158,6 @@ def _try_lock(lock: Path) -> int | None:
 
 def _lock_path(path: Path) -> Path:
     return path.with_name(path.name + LOCK_SUFFIX)
-
-
-def _lock_exists(path: Path) -> bool:
-    return os.path.lexists(_lock_path(path))
 
 
 def _is_directory(path: Path) -> bool:
