@@ -31,6 +31,7 @@ from bot.activities.boundary import boundary, last_attempt
 from bot.activities.env_revision import Defined, define
 from bot.activities.heartbeat import heartbeating
 from bot.activities.inputs import EnvironmentSpec
+from bot.activities.workspace import sweep_abandoned_work
 from bot.core.egress_allow import EgressAllowList
 from bot.core.egress_policy import EgressRefused
 from bot.core.env_detect import SetupPlan, plan_setup
@@ -51,6 +52,7 @@ from bot.sandbox.env_setup import (
     run_setup,
     setup_limits,
 )
+from bot.sandbox.held_dirs import held_dir
 from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 from bot.sandbox.worker_tools import worker_tools
 
@@ -200,7 +202,7 @@ class Environments:
                     "upstream_faults": _faults_that_may_explain(outcome),
                 }
             )
-        environment.mark_complete()
+        await environment.mark_complete()
         return None
 
     async def _why_failed(self, outcome: SetupOutcome, environment: Environment) -> str:
@@ -229,28 +231,28 @@ class Environments:
     ) -> SetupOutcome:
         """The plan run in a throwaway worktree of `revision`, through the proxy."""
         options = self.options
+        await sweep_abandoned_work(self.mirrors, options.work_root, per_run=False)
         where = options.work_root / f"setup-{uuid.uuid4().hex[:12]}"
-        try:
-            async with open_snapshot(self.mirrors, remote, revision, where / "tree") as snapshot:
-                return await run_setup(
-                    SetupRun(
-                        worktree=snapshot.path,
-                        git_dirs=(snapshot.mirror,),
-                        environment=environment,
-                        plan=plan,
-                        policy=options.allow.policy(spec.network_allow),
-                        limits=setup_limits(spec.timeout_minutes, self.cache.build_budget // _MIB),
-                        python=worker_tools().python,
-                        socket_root=options.socket_root,
-                        pip_index_url=options.pip_index_url,
-                        npm_registry_url=options.npm_registry_url,
-                        ca_bundle=options.ca_bundle,
-                        scratch=where / "scratch",
-                    )
+        async with (
+            held_dir(where),  # what a killed setup left is swept (above)
+            open_snapshot(self.mirrors, remote, revision, where / "tree") as snapshot,
+        ):
+            return await run_setup(
+                SetupRun(
+                    worktree=snapshot.path,
+                    git_dirs=(snapshot.mirror,),
+                    environment=environment,
+                    plan=plan,
+                    policy=options.allow.policy(spec.network_allow),
+                    limits=setup_limits(spec.timeout_minutes, self.cache.build_budget // _MIB),
+                    python=worker_tools().python,
+                    socket_root=options.socket_root,
+                    pip_index_url=options.pip_index_url,
+                    npm_registry_url=options.npm_registry_url,
+                    ca_bundle=options.ca_bundle,
+                    scratch=where / "scratch",
                 )
-        finally:
-            with contextlib.suppress(OSError):  # its worktree and scratch are deleted by now
-                where.rmdir()
+            )
 
 
 class EnvironmentActivities:

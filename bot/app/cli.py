@@ -21,7 +21,7 @@ from bot.app.environment import environment_options
 from bot.app.local_run import run_locally
 from bot.app.settings import Settings
 from bot.app.temporal import connect
-from bot.app.worker import build_worker, command_activities, run_activities
+from bot.app.worker import build_worker, command_activities, run_activities, sweep_after_crashes
 from bot.errors import BotError
 from bot.github.app import GitHubApp
 from bot.github.forge import GitHubForge
@@ -117,6 +117,7 @@ async def serve(settings: Settings, *, with_worker: bool, with_web: bool = True)
         worker = None
         if with_worker:
             forge = GitHubForge(github_app(settings))
+            await sweep_after_crashes(settings.bot_data_dir, environment_options(settings))
             activities = command_activities(client, forge) + run_activities(
                 client,
                 forge,

@@ -18,7 +18,7 @@ SYSTEM_CA_BUNDLES = (
     "/etc/pki/tls/certs/ca-bundle.crt",
     "/etc/ssl/cert.pem",
 )
-_MAX_SOCKET_ROOT_CHARS = 60  # + "/egXXXXXXXX/egress.sock" stays under 107 bytes
+_MAX_SOCKET_ROOT_CHARS = 60  # + "/orch-<uid>/egXXXXXXXX/egress.sock" stays under 107 bytes
 
 
 def environment_options(settings: Settings, data_dir: Path | None = None) -> EnvironmentOptions:

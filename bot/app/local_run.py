@@ -19,7 +19,7 @@ from bot.activities.environment import EnvironmentOptions
 from bot.activities.github import ForgeActivities
 from bot.agents.model import ModelClient
 from bot.app.local_forge import LocalForge
-from bot.app.worker import build_run_worker, run_activities
+from bot.app.worker import build_run_worker, run_activities, sweep_after_crashes
 from bot.core.commands import Command, CommandKind
 from bot.core.targets import CommentKind, RepoRef
 from bot.workflows.run import RunWorkflow
@@ -83,6 +83,7 @@ async def run_locally(
 
     forge = LocalForge(repo.resolve(), emit=emit or default_emit)
     task_queue = f"bot-run-{uuid.uuid4().hex[:12]}"
+    await sweep_after_crashes(data_dir, environment)
     activities = ForgeActivities(forge).activities() + run_activities(
         client, forge, model, data_dir, environment=environment
     )

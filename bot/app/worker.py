@@ -3,6 +3,8 @@ the mirror cache, the model, the client side of the workflows) and the Temporal 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -20,12 +22,16 @@ from bot.activities.payloads import PayloadBound
 from bot.activities.repo import RepoActivities
 from bot.activities.temporal import TemporalActivities
 from bot.activities.tests import SandboxedTests
+from bot.activities.workspace import sweep_abandoned_work
 from bot.agents.model import ModelClient
 from bot.app.environment import environment_options
 from bot.app.settings import Settings, git_cache_dir, work_dir
 from bot.core.pricing import PriceTable
+from bot.errors import SandboxError
 from bot.git.mirror import MirrorCache
 from bot.github.forge import Forge
+from bot.sandbox.env_setup import socket_parent
+from bot.sandbox.held_dirs import sweep_abandoned
 from bot.workflows.client import RunClient, WorkflowMemory
 from bot.workflows.command import CommandWorkflow
 from bot.workflows.issue import IssueWorkflow
@@ -34,6 +40,7 @@ from bot.workflows.run import RunWorkflow
 # Agents learn of a cancel from a heartbeat's answer: flush heartbeats often enough that
 # `/orchestrate cancel` stops them within a few seconds.
 HEARTBEAT_FLUSH = timedelta(seconds=2)
+log = logging.getLogger(__name__)
 
 
 def command_activities(client: Client, forge: Forge) -> list[Any]:
@@ -71,6 +78,20 @@ def run_activities(
         *LandActivities(forge, cache, work_dir(data_dir)).activities(),
         *SandboxedTests(forge, cache, work_dir(data_dir), environments).activities(),
     ]
+
+
+async def sweep_after_crashes(data_dir: Path, options: EnvironmentOptions | None = None) -> None:
+    """Before a worker starts: delete what killed processes left (setups' worktrees and
+    scratch, agents' and tests' worktrees, proxies' socket directories) and nothing a live
+    one, of this worker or another sharing `data_dir`, still holds."""
+    options = options or environment_options(Settings.model_construct(), data_dir)
+    cache = MirrorCache(git_cache_dir(data_dir))
+    await sweep_abandoned_work(cache, work_dir(data_dir))
+    await sweep_abandoned_work(cache, options.work_root, per_run=False)
+    try:
+        await asyncio.to_thread(sweep_abandoned, socket_parent(options.socket_root))
+    except SandboxError as exc:  # every setup will say so too: the worker still starts
+        log.warning("proxy sockets: %s", exc)
 
 
 def build_run_worker(client: Client, task_queue: str, activities: Sequence[Any]) -> Worker:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.core.remote import Remote
@@ -13,7 +14,7 @@ from bot.git.mirror import MirrorCache
 from bot.git.worktree import Worktree
 from bot.sandbox.trees import delete_tree
 
-__all__ = ["open_worktree", "remove_worktree"]
+__all__ = ["forget_worktrees", "open_worktree", "remove_worktree"]
 
 
 def _worktree_location(path: Path) -> tuple[Path, str]:
@@ -65,3 +66,10 @@ async def remove_worktree(cache: MirrorCache, tree: Worktree) -> None:
             return
         await cache.git(["worktree", "prune"], cwd=mirror)
         await cache.git(["branch", "-D", tree.local_branch], cwd=mirror, check=False)
+
+
+async def forget_worktrees(cache: MirrorCache, paths: Sequence[Path]) -> None:
+    """After the directories at `paths` were deleted (left by killed processes): every mirror
+    forgets its worktrees there and their private branches. Every mirror, not the one a
+    worktree's `.git` file names: that file was in a sandbox's reach."""
+    await cache.prune_worktrees([_worktree_location(path)[1] for path in paths])

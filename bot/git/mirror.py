@@ -18,7 +18,7 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from bot.core.decisions import require_own_branch
@@ -144,7 +144,22 @@ class MirrorCache:
     @contextlib.asynccontextmanager
     async def locked(self, remote: Remote) -> AsyncIterator[Path]:
         """Hold the mirror of `remote`: an asyncio lock for this process, flock for others."""
-        key = self.key(remote)
+        async with self._locked(self.key(remote)) as mirror:
+            yield mirror
+
+    async def prune_worktrees(self, branches: Sequence[str] = ()) -> None:
+        """In every mirror: forget the worktrees whose directories are gone and delete the
+        local `branches` (those of the worktrees deleted; git keeps any still checked out)."""
+        for found in sorted(self.root.glob("mirrors/*.git")):
+            async with self._locked(found.name.removesuffix(".git")) as mirror:
+                if not mirror.is_dir() or mirror.is_symlink():
+                    continue
+                await self.git(["worktree", "prune"], cwd=mirror, check=False)
+                if branches:
+                    await self.git(["branch", "-D", "--", *branches], cwd=mirror, check=False)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, key: str) -> AsyncIterator[Path]:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             lock_dir = self.root / "locks"
@@ -159,7 +174,7 @@ class MirrorCache:
                         break
                     except BlockingIOError:
                         await asyncio.sleep(_LOCK_POLL_SECONDS)
-                yield self.mirror_path(remote)
+                yield self.root / "mirrors" / f"{key}.git"
             finally:
                 os.close(fd)  # closing the descriptor releases the flock
 

@@ -4,7 +4,7 @@ built once per key, bounded in size (LRU).
     async with cache.environment(scope, key) as env:
         if not env.ready:
             ...build into env.path...
-            env.mark_complete()
+            await env.mark_complete()
         ...use env.path (read-only from here on)...
 
 Layout under `root` (e.g. BOT_DATA_DIR/envs):
@@ -28,7 +28,10 @@ size is within `max_bytes`, skipping any whose `.lock` it cannot take exclusivel
 removes abandoned incomplete builds. A build may grow to `build_budget` (half of `max_bytes`,
 enforced by its sandbox), and before it starts eviction makes that much room (and room for the
 builds already running in this process): the cache and the builds under way stay within
-`max_bytes` unless what is in use alone exceeds it. A finished build's set-id bits are
+`max_bytes` unless what is in use alone exceeds it. The budget covers all a setup writes
+(the environment, its worktree and its scratch: bot/sandbox/env_setup.py), so the room
+made holds its scratch too, though that lies outside `root`; what a killed setup left there
+is not counted but swept (bot/sandbox/held_dirs.py). A finished build's set-id bits are
 cleared. A lock file may be unlinked by eviction: lockers check that the file they locked is
 still the one at the path, and retry otherwise.
 """
@@ -88,12 +91,23 @@ class Environment:
             raise SandboxError(f"{name} in the environment is not a directory; refusing to bind it")
         return target
 
-    def mark_complete(self) -> None:
-        """Record the build as done (measures its size; blocking I/O) and let waiting
-        builders of the same key go on and find it ready."""
-        if not self.ready:
-            self._on_complete()
-            self.ready = True
+    async def mark_complete(self) -> None:
+        """Record the build as done and let waiting builders of the same key go on and find
+        it ready. The walks (set-id bits, size) of a large environment take seconds: they run
+        in a thread, never on the worker's event loop, and the build lock stays held until
+        the marker is written. Cancelled meanwhile, it still waits for the thread: nothing
+        may wipe a directory whose marker is being written."""
+        if self.ready:
+            return
+        written = asyncio.ensure_future(asyncio.to_thread(_write_complete, self.path))
+        try:
+            await asyncio.shield(written)
+        finally:
+            if not written.done():
+                await asyncio.wait([written])
+            if not written.cancelled() and written.exception() is None:
+                self.ready = True
+                self._on_complete()
 
 
 class EnvironmentCache:
@@ -151,12 +165,7 @@ class EnvironmentCache:
         await self.evict(room=self.build_budget)
         path.mkdir()
         self._reserved += self.build_budget
-
-        def complete() -> None:
-            _write_complete(path)
-            release()
-
-        return Environment(path, ready=False, _on_complete=complete)
+        return Environment(path, ready=False, _on_complete=release)
 
     async def evict(self, room: int = 0) -> list[Path]:
         """Remove least recently used environments until they and the builds under way fit

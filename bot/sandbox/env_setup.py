@@ -27,12 +27,13 @@ Later: the environment directory read-only at the same path, node_modules read-o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import shlex
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +45,18 @@ from bot.sandbox.egress_bridge import egress_sandbox
 from bot.sandbox.egress_proxy import EgressProxy
 from bot.sandbox.env_cache import Environment
 from bot.sandbox.env_disk import wipe
+from bot.sandbox.held_dirs import held_dir, private_dir, sweep_abandoned
 from bot.sandbox.mounts import WORKSPACE, Mount, SandboxEnvironment
 
-__all__ = ["SCRATCH", "SetupOutcome", "SetupRun", "environment_view", "run_setup", "setup_limits"]
+__all__ = [
+    "SCRATCH",
+    "SetupOutcome",
+    "SetupRun",
+    "environment_view",
+    "run_setup",
+    "setup_limits",
+    "socket_parent",
+]
 
 SCRATCH = "/scratch"
 _MIB_PER_GIB = 1024
@@ -111,7 +121,7 @@ async def run_setup(run: SetupRun) -> SetupOutcome:
     """Run the plan's steps; the outcome holds the output and what the proxy decided."""
     started = time.monotonic()
     scratch = run.scratch or run.worktree.parent / f"scratch-{uuid.uuid4().hex[:12]}"
-    with _private_socket_dir(run.socket_root) as directory, _scratch(scratch) as on_disk:
+    async with _private_socket_dir(run.socket_root) as directory, _scratch(scratch) as on_disk:
         socket_path = directory / "egress.sock"
         proxy = EgressProxy(run.policy)
         async with proxy.serving(socket_path):
@@ -169,8 +179,8 @@ def _mounts(bwrap_args: Sequence[str]) -> tuple[Mount, ...]:
     return tuple(Mount(Path(source), target) for _flag, source, target in triples)
 
 
-@contextlib.contextmanager
-def _scratch(path: Path) -> Iterator[SandboxEnvironment]:
+@contextlib.asynccontextmanager
+async def _scratch(path: Path) -> AsyncIterator[SandboxEnvironment]:
     """`path` made for one setup (on the worker's disk, not RAM) and shown writable at
     /scratch, where TMPDIR, HOME and the package caches point; deleted afterwards."""
     path.mkdir(mode=0o700)
@@ -182,12 +192,20 @@ def _scratch(path: Path) -> Iterator[SandboxEnvironment]:
     try:
         yield SandboxEnvironment((Mount(path, SCRATCH, writable=True),), env)
     finally:
-        wipe(path)
+        await asyncio.to_thread(wipe, path)  # GiBs of wheels and caches: not on the loop
 
 
-@contextlib.contextmanager
-def _private_socket_dir(root: Path) -> Iterator[Path]:
-    """A fresh 0700 directory with a short path (a UNIX socket path must fit in 107 bytes)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="eg", dir=root) as name:
-        yield Path(name)
+@contextlib.asynccontextmanager
+async def _private_socket_dir(root: Path) -> AsyncIterator[Path]:
+    """A fresh 0700 directory with a short path (a UNIX socket path must fit in 107 bytes),
+    held while the proxy serves there (bot/sandbox/held_dirs.py), in this user's own
+    directory of `root`, where what killed setups left is swept first."""
+    mine = await asyncio.to_thread(socket_parent, root)
+    await asyncio.to_thread(sweep_abandoned, mine)
+    async with held_dir(mine / f"eg{uuid.uuid4().hex[:8]}") as directory:
+        yield directory
+
+
+def socket_parent(root: Path) -> Path:
+    """This user's directory of proxy socket directories in `root` (shared, e.g. /tmp)."""
+    return private_dir(root / f"orch-{os.getuid()}")

@@ -22,8 +22,17 @@ from bot.errors import GitError
 from bot.git.mirror import MirrorCache
 from bot.sandbox.bwrap import run_sandboxed, sandbox_available
 from bot.sandbox.env_disk import disk_usage
+from bot.sandbox.env_setup import socket_parent
 from bot.sandbox.mounts import NO_ENVIRONMENT
 from tests.support.environments import local_environment
+from tests.support.held_worker import (
+    hold,
+    kill,
+    registered,
+    setup_options,
+    setup_started,
+    short_socket_root,
+)
 from tests.support.pyindex import FIXTURE_DEP, shared_index
 
 pytestmark = pytest.mark.skipif(
@@ -199,3 +208,28 @@ async def test_a_setup_that_grows_past_the_budget_is_stopped_and_leaves_nothing(
     assert report.output_tail.endswith("[killed: the files it wrote grew past 50 MiB]")
     assert disk_usage(options.cache_root) < 64 * 1024
     assert list(options.work_root.iterdir()) == []
+
+
+socket_root = pytest.fixture(short_socket_root)
+
+
+async def test_a_killed_setups_leftovers_are_swept_before_the_next_setup(
+    tmp_path: Path, repo: Path, socket_root: Path
+) -> None:
+    """A setup SIGKILLed mid-run leaves its worktree (registered in the mirror), its scratch
+    and its proxy's socket directory; the next setup deletes them all and the mirror forgets
+    the worktree."""
+    data, revision = tmp_path / "data", _commit(repo, {"README.md": "hi\n"})
+    kill(hold("setup", data, repo, revision, socket_root, ready=lambda: setup_started(data)))
+    options = setup_options(data, socket_root)
+    [left] = [path for path in options.work_root.iterdir() if path.is_dir()]
+    [mirror] = list((data / "git").glob("mirrors/*.git"))
+    assert registered(mirror) == [left / "tree"]
+    assert any(path.is_dir() for path in socket_parent(socket_root).iterdir())
+    environments = Environments(LocalForge(repo), MirrorCache(data / "git"), options)
+    spec = EnvironmentSpec(target=TARGET, revision=revision, setup_command="true")
+    async with environments.ensure(spec) as ready:
+        assert ready.report.status is EnvironmentStatus.BUILT
+    assert list(options.work_root.iterdir()) == []
+    assert list(socket_parent(socket_root).iterdir()) == []
+    assert registered(mirror) == []

@@ -1,5 +1,6 @@
-"""The activities' worktrees: removed afterwards whatever happened, and a removal that fails
-never fails the work that was done in them."""
+"""The activities' worktrees: removed afterwards whatever happened, a removal that fails never
+fails the work that was done in them, and one a killed process left is swept before the next
+(a live process's never)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from bot.activities import workspace
-from bot.activities.workspace import checked_out
+from bot.activities.workspace import checked_out, sweep_abandoned_work
 from bot.core.remote import Remote
+from bot.git.checkout import _worktree_location
 from bot.git.mirror import MirrorCache
 from tests.attacks.hostile_git import plain_git
+from tests.support.held_worker import hold, kill, registered
 
 BRANCH = "orchestrate/1-x"
 
@@ -63,3 +66,40 @@ async def test_a_failed_removal_fails_no_work(
 
     assert done
     assert [r.getMessage().split(" ")[0] for r in caplog.records] == ["could", "could"]
+
+
+def private_branches(cache: MirrorCache, remote: Remote) -> list[str]:
+    listed = plain_git(cache.mirror_path(remote), "for-each-ref", "--format=%(refname:short)")
+    return [name for name in listed.split() if name.startswith("worktree/")]
+
+
+async def test_a_killed_processs_worktree_is_swept_before_the_next_one(tmp_path: Path) -> None:
+    """An agent's worktree whose process was SIGKILLed is deleted when the next worktree is
+    made, and the mirror forgets it (its record and its private branch); its run's empty
+    directory goes too."""
+    cache, remote = MirrorCache(tmp_path / "cache"), remote_repo(tmp_path)
+    dead, fresh = tmp_path / "work" / "run-1" / "x-a1", tmp_path / "work" / "run-2" / "y-a1"
+    kill(hold("workdir", cache.root, remote.url, BRANCH, dead))
+    assert (dead / "work.txt").exists() and registered(cache.mirror_path(remote)) == [dead]
+    async with checked_out(cache, remote, BRANCH, fresh):
+        assert not dead.parent.exists()
+        assert registered(cache.mirror_path(remote)) == [fresh]
+        assert private_branches(cache, remote) == [_worktree_location(fresh)[1]]
+    assert not fresh.exists() and not dead.with_name("x-a1.held").exists()
+
+
+async def test_a_live_processs_worktree_is_never_swept(tmp_path: Path) -> None:
+    """A worktree whose process is alive (another worker sharing the data directory) stays,
+    registered, through sweeps and other worktrees; once that process is killed it goes."""
+    cache, remote = MirrorCache(tmp_path / "cache"), remote_repo(tmp_path)
+    live, work = tmp_path / "work" / "run-1" / "x-a1", tmp_path / "work"
+    child = hold("workdir", cache.root, remote.url, BRANCH, live)
+    try:
+        async with checked_out(cache, remote, BRANCH, work / "run-2" / "y-a1"):
+            await sweep_abandoned_work(cache, work)
+        assert (live / "work.txt").read_text() == "half done\n"
+        assert registered(cache.mirror_path(remote)) == [live]
+    finally:
+        kill(child)
+    await sweep_abandoned_work(cache, work)
+    assert not live.exists() and registered(cache.mirror_path(remote)) == []

@@ -84,7 +84,7 @@ async def _use(
                         chdir=str(repo),
                     )
             assert status == 0, output
-            env.mark_complete()
+            await env.mark_complete()
         # Later sandboxes: no network, the environment read-only, the worktree at its path.
         path = ":".join([*plan.path, "/usr/bin", "/bin"])
         status, output = await run_bwrap(

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ async def _build(cache: EnvironmentCache, scope: str, key: str, size: int = 0) -
     async with cache.environment(scope, key) as env:
         assert not env.ready
         (env.path / "blob").write_bytes(os.urandom(size) if size else b"x")
-        env.mark_complete()
+        await env.mark_complete()
         return env.path
 
 
@@ -61,7 +62,7 @@ async def test_two_tasks_build_once(tmp_path: Path) -> None:
             if not env.ready:
                 builds.append(name)
                 await asyncio.sleep(0.3)
-                env.mark_complete()
+                await env.mark_complete()
                 await asyncio.sleep(0.3)  # still in use by the builder: the other goes on
                 return False
             return True
@@ -292,7 +293,71 @@ async def test_a_finished_environment_keeps_no_set_id_bits(tmp_path: Path) -> No
         tool.chmod(0o6755)
         tool.parent.chmod(0o2755)
         (env.path / "link").symlink_to(outside)
-        env.mark_complete()
+        await env.mark_complete()
     assert oct(tool.stat().st_mode & 0o7777) == oct(0o755)
     assert oct(tool.parent.stat().st_mode & 0o7777) == oct(0o755)
     assert oct(outside.stat().st_mode & 0o7777) == oct(0o4755)
+
+
+async def test_completing_a_large_environment_keeps_the_event_loop_running(
+    tmp_path: Path,
+) -> None:
+    """mark_complete walks a 100k-file environment in a thread: the worker's event loop
+    (every activity's heartbeat) never stalls for 0.2 s meanwhile."""
+    cache = _cache(tmp_path)
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - before - 0.01)
+
+    async with cache.environment("s", KEY_A) as env:
+        await asyncio.to_thread(_many_files, env.path, 100_000)
+        ticking = asyncio.create_task(ticker())
+        await asyncio.sleep(0.05)
+        lags.clear()
+        started = time.monotonic()
+        await env.mark_complete()
+        took = time.monotonic() - started
+        ticking.cancel()
+    assert env.ready and _sibling_exists(env.path, ".complete")
+    assert took > 0.2, "too few files to show a stall"
+    assert max(lags) < 0.2, f"the loop stalled for {max(lags):.2f} s"
+
+
+def _many_files(top: Path, count: int) -> None:
+    for directory in range(100):
+        place = top / f"pkg{directory}"
+        place.mkdir()
+        for name in range(count // 100):
+            (place / f"f{name}.py").touch()
+
+
+def _sibling_exists(path: Path, suffix: str) -> bool:
+    return path.with_name(path.name + suffix).exists()
+
+
+async def test_a_cancel_while_completing_leaves_a_consistent_environment(tmp_path: Path) -> None:
+    """A build cancelled while its marker is being written waits for the walk: the marker
+    is written and the environment kept (never a marker for a wiped directory)."""
+    cache = _cache(tmp_path)
+    completing = asyncio.Event()
+
+    async def build() -> None:
+        async with cache.environment("s", KEY_A) as env:
+            await asyncio.to_thread(_many_files, env.path, 100_000)
+            completing.set()
+            await env.mark_complete()
+            await asyncio.sleep(60)
+
+    building = asyncio.create_task(build())
+    await completing.wait()
+    await asyncio.sleep(0.05)  # inside the walk (it takes longer: see the test above)
+    building.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await building
+    async with cache.environment("s", KEY_A) as env:
+        assert env.ready
+        assert len(list((env.path / "pkg99").iterdir())) == 1000

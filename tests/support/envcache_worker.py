@@ -34,7 +34,7 @@ async def main(root: str, scope: str, key: str, log: str, crash: bool) -> None:
             await asyncio.sleep(0.5)
             (env.path / "payload").write_text(f"built by {os.getpid()}")
             _append(log, f"built {os.getpid()}")
-            env.mark_complete()
+            await env.mark_complete()
         _append(log, f"ready {os.getpid()} {(env.path / 'payload').read_text()}")
 
 
