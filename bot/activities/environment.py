@@ -23,13 +23,8 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from temporalio import activity
-
-from bot.activities.boundary import boundary, last_attempt
 from bot.activities.env_revision import Defined, define
-from bot.activities.heartbeat import heartbeating
 from bot.activities.inputs import EnvironmentSpec
 from bot.activities.workspace import sweep_abandoned_work
 from bot.core.egress_allow import EgressAllowList
@@ -56,11 +51,10 @@ from bot.sandbox.held_dirs import held_dir
 from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 from bot.sandbox.worker_tools import worker_tools
 
-__all__ = ["EnvironmentActivities", "EnvironmentOptions", "Environments", "Prepared"]
+__all__ = ["EnvironmentOptions", "Environments", "Prepared"]
 
 OUTPUT_TAIL_CHARS = 6000
 MAX_EGRESS_LINES = 50
-HEARTBEAT_SECONDS = 5.0
 _MIB = 1024 * 1024
 log = logging.getLogger(__name__)
 
@@ -253,30 +247,6 @@ class Environments:
                     scratch=where / "scratch",
                 )
             )
-
-
-class EnvironmentActivities:
-    def __init__(self, environments: Environments) -> None:
-        self.environments = environments
-
-    @activity.defn
-    async def prepare_environment(self, params: EnvironmentSpec) -> EnvironmentReport:
-        """The run's environment, built here unless this worker has it already. A setup
-        that failed while allowed hosts were failing is tried again (a retryable error),
-        unless no attempt follows: then its report says so."""
-        with boundary():
-            async with (
-                heartbeating(HEARTBEAT_SECONDS),
-                self.environments.ensure(params) as prepared,
-            ):
-                report = prepared.report
-            if report.upstream_faults and not last_attempt():
-                faults = "; ".join(report.upstream_faults[:3])
-                raise SandboxError(f"the setup failed while an allowed host was failing: {faults}")
-            return report
-
-    def activities(self) -> list[Any]:
-        return [self.prepare_environment]
 
 
 def _report(

@@ -14,11 +14,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bot.activities.agent import AgentActivities
-from bot.activities.environment import EnvironmentActivities, EnvironmentOptions, Environments
+from bot.activities.environment import EnvironmentOptions, Environments
 from bot.activities.github import ForgeActivities
 from bot.activities.land import LandActivities
 from bot.activities.model import ModelActivities
 from bot.activities.payloads import PayloadBound
+from bot.activities.prepare_environment import EnvironmentActivities
 from bot.activities.repo import RepoActivities
 from bot.activities.temporal import TemporalActivities
 from bot.activities.tests import SandboxedTests

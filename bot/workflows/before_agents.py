@@ -8,8 +8,8 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from bot.activities.environment import EnvironmentActivities
     from bot.activities.inputs import EnvironmentSpec, RunContext
+    from bot.activities.prepare_environment import EnvironmentActivities
     from bot.core.repo_config import RepoConfig
     from bot.render import environment, messages, states
     from bot.workflows import answers, policies
