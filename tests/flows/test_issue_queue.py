@@ -125,7 +125,10 @@ async def test_cancel_all_stops_the_run_and_drops_earlier_tasks_even_late_ones(
         running = await stack.command("/orchestrate fix the typo")
         await waiting_for_approval(stack, running)
         link = await stack.run_handle(comment_id=running).query(RunWorkflow.link)
+        # One after the other: commands posted together may reach the queue in either order
+        # (each place is told as it arrives; the queue itself keeps the posting order).
         await stack.command("/orchestrate second")
+        await eventually(lambda: len(stack.app_comments()) == 2)
         await stack.command("/orchestrate third")
         await eventually(lambda: len(stack.app_comments()) == 3)
         assert stack.app_comments()[1:] == [
