@@ -44,6 +44,7 @@ class Phase:
     name: str
     activity: str  # the activity whose worker dies
     arm: Arm  # sets the kill (the third argument: the run's workflow id, once it exists)
+    config: str = ""  # more of the repository's .github/orchestrate.yml
 
 
 def git_request(service: str, applied: bool = False) -> Arm:
@@ -70,6 +71,10 @@ async def during_tests(pool: WorkerPool, stack: RunStack, run_id: Callable[[], s
     return await kill_when_running(pool, stack.client, run_id(), "run_tests")
 
 
+async def during_setup(pool: WorkerPool, stack: RunStack, run_id: Callable[[], str]) -> Kill:
+    return await kill_when_running(pool, stack.client, run_id(), "prepare_environment")
+
+
 async def ctrl_c_twice(pool: WorkerPool, stack: RunStack, run_id: Callable[[], str]) -> Kill:
     """Not a crash: `bot worker` told to stop (Ctrl-C, and again while it stops) mid-test-run."""
     return await kill_when_running(pool, stack.client, run_id(), "run_tests", interrupts=2)
@@ -83,6 +88,13 @@ PHASES = [
         "prepare_branch",
         git_request("git-receive-pack", True),
     ),
+    Phase(
+        "SIGKILL in the environment's setup",
+        "prepare_environment",
+        during_setup,
+        # A setup slow enough to be caught running (what detection would run, after a pause).
+        "setup_command: sleep 6 && pip install -q -r requirements-dev.txt\n",
+    ),
     Phase("SIGKILL in the test run", "run_tests", during_tests),
     Phase("SIGKILL in a status edit (applied)", "edit_comment", status_edit),
     Phase("Ctrl-C twice in the test run", "run_tests", ctrl_c_twice),
@@ -95,7 +107,7 @@ async def killed_run(phase: Phase, hub: FakeHub, client: Client, address: str, r
     number = next(_numbers)
     queue, repo_name = f"kills-{root.name}-{number}", f"killed-{root.name}-{number}"
     # A test command slow enough to be caught running.
-    config = f"max_rounds: 1\ntest_command: sleep 6 && {TEST_COMMAND}\n"
+    config = f"max_rounds: 1\ntest_command: sleep 6 && {TEST_COMMAND}\n{phase.config}"
     files = dict(PROJECT_FILES) | {".github/orchestrate.yml": config}
     repo = hub.add_repo(OWNER, repo_name, files=files)
     hub.add_issue(OWNER, repo_name, 1, "Fix the typo", "")
@@ -143,8 +155,8 @@ async def _recovered(phase: Phase, pool: WorkerPool, stack: RunStack) -> float:
 async def test_a_worker_killed_in_any_phase_is_replaced_within_a_minute_and_a_half(
     temporal_env: WorkflowEnvironment, hub: FakeHub, tmp_path: Path
 ) -> None:
-    """SIGKILL in the context fetch, the plan call, the branch push, the test run and a status
-    edit, and Ctrl-C twice during a test run (concurrently, on separate runs and workers): each
+    """SIGKILL in the context fetch, the plan call, the branch push, the environment's setup,
+    the test run and a status edit, and Ctrl-C twice during a test run (concurrently, on separate runs and workers): each
     interrupted activity is started again on the surviving worker in under 90 s (a stopped
     worker's within seconds: its activity fails as a retryable WorkerShutdown), and each run
     ends done with exactly one status comment, one pull request, eyes and rocket."""
