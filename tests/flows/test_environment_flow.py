@@ -20,21 +20,20 @@ from bot.render import states
 from tests.fakehub import FakeHub
 from tests.fakes import Script, ScriptedModel, ToolCall, Turn
 from tests.support.project import create, plan_input, tool_results
-from tests.support.pyindex import FIXTURE_BACKEND, FIXTURE_DEP, PackageIndex, shared_index
+from tests.support.pyindex import (
+    FIXTURE_BACKEND,
+    FIXTURE_DEP,
+    FIXTURE_PYPROJECT,
+    PackageIndex,
+    shared_index,
+)
 from tests.support.runstack import OWNER, RunStack, eventually, run_stack
 
-PYPROJECT = """\
-[build-system]
-requires = ["orchestrate-fixture-backend"]
-build-backend = "orchestrate_fixture_backend"
-
-[project]
-name = "fixture-app"
-version = "0.1.0"
-
-[project.optional-dependencies]
-test = ["orchestrate-fixture-dep>=1.0", "pytest"]
-"""
+# The fixture project, whose test extra also brings pytest (the test command runs it).
+PYPROJECT = FIXTURE_PYPROJECT.replace(
+    'test = ["orchestrate-fixture-dep>=1.0"]', 'test = ["orchestrate-fixture-dep>=1.0", "pytest"]'
+)
+assert PYPROJECT != FIXTURE_PYPROJECT
 APP = "from orchestrate_fixture_dep import answer\n\n\ndef value() -> int:\n    return answer()\n"
 TEST_APP = "from fixture_app import value\n\n\ndef test_value():\n    assert value() == 42\n"
 FILES = {
