@@ -22,8 +22,8 @@ worktree), the app commits only what `screen` accepts. Rules, for every staged e
   resolved target must itself pass the `.git`, denied and role rules.
 - Gitlinks (mode 160000, old or new side) and `.gitmodules` are submodule changes: refused
   unless the repository config allows submodules.
-- Regular files above `max_file_bytes`, and files once the commit's total passes
-  `max_commit_bytes` (in path order), are refused.
+- Regular files above `max_file_bytes`, and files and links once the commit's total passes
+  `max_commit_bytes` or MAX_COMMIT_ENTRIES entries (in path order), are refused.
 - An entry whose path is an ancestor or descendant of a refused one is refused too: restoring
   the refused one (file ↔ directory) would otherwise leave an index git cannot commit.
 """
@@ -65,6 +65,8 @@ DEFAULT_DENIED_WRITE_GLOBS: tuple[str, ...] = WORKFLOW_GLOBS + APP_CONFIG_GLOBS
 # padding, not a reviewable change (GitHub itself warns at 50 MB and rejects 100 MB).
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 DEFAULT_MAX_COMMIT_BYTES = 10 * 1024 * 1024
+# Files and links one agent commit may add or change: each is an object in the shared mirror.
+MAX_COMMIT_ENTRIES = 5_000
 
 
 def denied_globs(*, allow_workflow_edits: bool) -> tuple[str, ...]:
@@ -133,13 +135,12 @@ def screen(
     is resolved through other links as a checkout would.
     """
     refused: dict[str, str] = {}
-    total = 0
+    total = count = 0
     for entry in sorted(entries, key=lambda e: e.path):
         reason = entry_refusal(entry, policy, symlinks)
-        if reason is None and entry.new_mode in REGULAR:
-            total += entry.size
-            if total > policy.max_commit_bytes:
-                reason = _past_commit(policy)
+        if reason is None and entry.new_mode in (*REGULAR, SYMLINK):
+            total, count = total + entry.size, count + 1
+            reason = _past_commit_limits(total, count, policy)
         if reason is not None:
             refused[entry.path] = reason
     _refuse_entangled(entries, refused)
@@ -148,25 +149,31 @@ def screen(
 
 def size_refusals(sizes: Sequence[tuple[str, int]], policy: WritePolicy) -> list[Refusal]:
     """Before staging, so no more than a commit may hold is ever hashed: of the regular files
-    (path, size), those over `max_file_bytes`, then those past `max_commit_bytes` counted in
-    path order as `screen` counts them."""
-    refused, total = [], 0
+    and symlinks (path, size: a link's is its target's length), those over `max_file_bytes`,
+    then those past `max_commit_bytes` or MAX_COMMIT_ENTRIES, counted in path order as
+    `screen` counts them."""
+    refused, total, count = [], 0, 0
     for path, size in sorted(sizes):
         if size > policy.max_file_bytes:
             refused.append(Refusal(path=path, reason=_too_large(policy)))
             continue
-        total += size
-        if total > policy.max_commit_bytes:
-            refused.append(Refusal(path=path, reason=_past_commit(policy)))
+        total, count = total + size, count + 1
+        reason = _past_commit_limits(total, count, policy)
+        if reason is not None:
+            refused.append(Refusal(path=path, reason=reason))
     return refused
+
+
+def _past_commit_limits(total: int, count: int, policy: WritePolicy) -> str | None:
+    if total > policy.max_commit_bytes:
+        return f"the commit would pass {policy.max_commit_bytes} bytes"
+    if count > MAX_COMMIT_ENTRIES:
+        return f"the commit would pass {MAX_COMMIT_ENTRIES} files"
+    return None
 
 
 def _too_large(policy: WritePolicy) -> str:
     return f"larger than {policy.max_file_bytes} bytes"
-
-
-def _past_commit(policy: WritePolicy) -> str:
-    return f"the commit would pass {policy.max_commit_bytes} bytes"
 
 
 def reportable(refusals: Sequence[Refusal], limit: int = MAX_REPORTED) -> list[Refusal]:

@@ -229,7 +229,7 @@ class Worktree:
         return await self.head()
 
     async def _drop_past_size_limits(self, policy: WritePolicy) -> list[Refusal]:
-        sizes = await asyncio.to_thread(_regular_sizes, self.path, await self.changed_files())
+        sizes = await asyncio.to_thread(_entry_sizes, self.path, await self.changed_files())
         refused = size_refusals(sizes, policy)
         await self.discard([refusal.path for refusal in refused])
         return refused
@@ -253,14 +253,15 @@ def _read_git_file(path: Path) -> str:
         return ""
 
 
-def _regular_sizes(root: Path, paths: list[str]) -> list[tuple[str, int]]:
-    """(path, size) of the regular files among `paths` (never following a link)."""
+def _entry_sizes(root: Path, paths: list[str]) -> list[tuple[str, int]]:
+    """(path, size) of the regular files and symlinks among `paths` (a link's size is its
+    target's length; never followed)."""
     sizes = []
     for path in paths:
         try:
             info = os.lstat(root / path)
         except OSError:
             continue
-        if stat.S_ISREG(info.st_mode):
+        if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
             sizes.append((path, info.st_size))
     return sizes

@@ -86,8 +86,8 @@ def _upstream_faults(faults: list[str]) -> str:
     return (
         "**Allowed hosts that were failing** (seen by the app's proxy; the setup was tried "
         f"again a few times over some minutes, and failed each time):\n\n{listed}\n\n"
-        "This is likely an outage of the package index, not a problem of the repository: "
-        "start the run again once it answers."
+        "If one of them is your package index, it was probably down: start the run again "
+        "once it answers. If not, the setup itself may have made those connections fail."
     )
 
 

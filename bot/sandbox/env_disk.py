@@ -18,11 +18,13 @@ from bot.sandbox.trees import Cursor, delete_tree, walk_tree
 __all__ = ["disk_usage", "live_usage", "move_aside", "strip_set_id", "wipe"]
 
 _SET_ID = stat.S_ISUID | stat.S_ISGID
+_MIN_ENTRY_BYTES = 4096
 
 
 def disk_usage(root: Path) -> int:
-    """Bytes on disk under `root`, symlinks not followed, hard links counted once, at any
-    depth (one directory descriptor at a time: sandbox/trees.py)."""
+    """Bytes on disk under `root` (at least a block per entry), symlinks not followed, hard
+    links counted once, at any depth (one directory descriptor at a time: sandbox/trees.py);
+    what is unreadable is made readable to be counted."""
     return _usage([root], take_back=True)
 
 
@@ -48,7 +50,9 @@ def _usage(roots: Sequence[Path], *, take_back: bool, stop: threading.Event | No
                 if info.st_nlink > 1 and (info.st_dev, info.st_ino) in seen:
                     continue
                 seen.add((info.st_dev, info.st_ino))
-                total += info.st_blocks * 512
+                # Every entry costs at least a block (a short link or an empty file has none
+                # of its own, yet takes an inode and, once committed, a loose object).
+                total += max(info.st_blocks * 512, _MIN_ENTRY_BYTES)
                 if stat.S_ISDIR(info.st_mode):
                     subdirs.append(entry.name)
         return subdirs

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from bot.core.commit_policy import DENIED, IN_GIT, OUTSIDE, SUBMODULE, Refusal
+from bot.core.commit_policy import (
+    DENIED,
+    IN_GIT,
+    MAX_COMMIT_ENTRIES,
+    OUTSIDE,
+    SUBMODULE,
+    Refusal,
+    WritePolicy,
+    size_refusals,
+)
 from bot.core.plan import Role
 from bot.core.remote import Remote
 from bot.core.repo_config import RepoConfig, write_policy
@@ -357,3 +366,28 @@ async def test_a_run_commits_only_what_the_policy_allows(
         assert dropped in message
     assert "- x\\x0aCo-authored-by\\x3a evil" in message  # one line: the name cannot add a trailer
     assert not any(line.startswith("Co-authored-by") for line in message.splitlines())
+
+
+async def test_links_count_toward_the_commit_cap_and_entries_are_capped(tree: Worktree) -> None:
+    """Review: symlink targets are blobs too, yet neither cap counted them (3,200 links put
+    942 KB of blobs past a 64 KiB cap into the shared mirror). Links now count at their
+    target's length, and a commit holds at most MAX_COMMIT_ENTRIES files and links."""
+    long_target = "../" + "src/../" * 285 + "README.md"  # 2,007 bytes, to links/../README.md
+    (tree.path / "links").mkdir()
+    for n in range(40):
+        (tree.path / "links" / f"{n:02}").symlink_to(long_target)
+    sha, refused = await commit_step(tree, RepoConfig(max_commit_bytes=64 * 1024))
+    assert sha is not None
+    committed_links = [p for p in await committed(tree) if p.startswith("links/")]
+    assert len(committed_links) == 64 * 1024 // len(long_target)  # 32 fit, 8 are refused
+    assert {r.reason for r in refused} == {f"the commit would pass {64 * 1024} bytes"}
+
+
+def test_a_commit_of_more_entries_than_the_cap_is_cut_at_the_cap() -> None:
+    """Many tiny files: past MAX_COMMIT_ENTRIES, the rest are refused before staging."""
+    sizes = [(f"f{n:05}", 1) for n in range(MAX_COMMIT_ENTRIES + 3)]
+    refused = size_refusals(sizes, WritePolicy())
+    assert [r.path for r in refused] == [
+        f"f{n:05}" for n in range(MAX_COMMIT_ENTRIES, MAX_COMMIT_ENTRIES + 3)
+    ]
+    assert {r.reason for r in refused} == {f"the commit would pass {MAX_COMMIT_ENTRIES} files"}

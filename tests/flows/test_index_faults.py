@@ -137,9 +137,9 @@ async def test_an_index_down_past_the_retries_is_named_in_the_failure(
         "again a few times over some minutes, and failed each time):\n\n"
         # pip asks once, then PIP_RETRIES (8) more times, in the last attempt
         f"- 127\\.0.0.1:{port}: answered 503 (9 times)\n\n"
-        "This is likely an outage of the package index, not a problem of the repository: "
-        "start the run again once it answers.\n\n**Detected:** Python 3.11 virtualenv, pip "
-        "install -r requirements-dev.txt\n\n"
+        "If one of them is your package index, it was probably down: start the run again "
+        "once it answers. If not, the setup itself may have made those connections fail."
+        "\n\n**Detected:** Python 3.11 virtualenv, pip install -r requirements-dev.txt\n\n"
     ), failure
     assert "No matching distribution found for pytest" in failure
 

@@ -136,7 +136,7 @@ def test_failed_comment_keeps_hostile_output_and_host_names_inert() -> None:
 
 def test_failed_comment_names_the_upstream_faults_first() -> None:
     """A setup that failed while allowed hosts were failing: the comment lists each fault
-    (before what was detected) and says it is likely an outage; unreachable hosts are not
+    (before what was detected) and says what to do if it was the index; unreachable hosts are not
     offered for `network.allow` (they are allowed already)."""
     text = failed_comment(
         report(
@@ -156,9 +156,10 @@ def test_failed_comment_names_the_upstream_faults_first() -> None:
         "again a few times over some minutes, and failed each time):\n\n"
         "- files.pythonhosted.org:443: connection reset (3 times)\n"
         "- pypi.org:443: could not connect (Connection refused) (2 times)\n\n"
-        "This is likely an outage of the package index, not a problem of the repository: "
-        "start the run again once it answers.\n\n"
-        "**Detected:** Python 3.11 virtualenv, pip install the project (.\\[test\\])\n"
+        "If one of them is your package index, it was probably down: start the run again "
+        "once it answers. If not, the setup itself may have made those connections fail.\n\n"
+        "**Detected:** Python 3.11 virtualenv, pip "
+        "install the project (.\\[test\\])\n"
     )
 
 

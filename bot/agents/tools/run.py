@@ -14,7 +14,7 @@ from bot.agents.tools.fields import field
 from bot.errors import ToolError
 from bot.sandbox.argv import SandboxLimits
 from bot.sandbox.bwrap import run_sandboxed
-from bot.sandbox.env_disk import live_usage
+from bot.sandbox.env_disk import disk_usage
 from bot.sandbox.mounts import NO_ENVIRONMENT, SandboxEnvironment
 
 _MIB = 1024 * 1024
@@ -31,8 +31,9 @@ class WorktreeAllowance:
     baseline: int | None = None  # the worktree's bytes before the agent's first command
 
     async def left_mb(self) -> int:
-        """At least 1: a command that deletes what is no longer needed can always run."""
-        used = await asyncio.to_thread(live_usage, [self.worktree])
+        """At least 1: a command that deletes what is no longer needed can always run. No
+        command of the agent runs now: the walk takes back what a command made unreadable."""
+        used = await asyncio.to_thread(disk_usage, self.worktree)
         if self.baseline is None:
             self.baseline = used
         return max(1, self.budget_mb - max(0, used - self.baseline) // _MIB)
