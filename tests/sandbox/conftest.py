@@ -1,4 +1,5 @@
-"""Shared by the environment-phase tests: the local package index and a fresh virtualenv."""
+"""Shared by the sandbox tests: the local package index, a fresh virtualenv, and hostile
+and deep trees (deleted by descriptor: pytest's own clean-up is recursive)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.sandbox.trees import delete_tree
 from tests.support.pyindex import BENCH_DISTS, FIXTURE_BACKEND, FIXTURE_DEP, PackageIndex
+from tests.support.trees import hostile_tree
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +27,18 @@ def pip_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("venv").resolve() / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(target)], check=True, timeout=300)
     return target
+
+
+@pytest.fixture
+def leave_no_deep_tree(tmp_path: Path) -> Iterator[None]:
+    """pytest's own clean-up of old temporary directories is recursive: deep trees go here."""
+    yield
+    for child in tmp_path.iterdir():
+        delete_tree(child)
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Iterator[Path]:
+    """A tree of every special file a sandbox can leave (tests/support/trees.py)."""
+    with hostile_tree(tmp_path) as root:
+        yield root

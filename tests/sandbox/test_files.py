@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.errors import FileRefused
 from bot.sandbox.files import read_regular, write_regular
-from bot.sandbox.trees import delete_tree
-from tests.support.trees import hostile_tree
 
-
-@pytest.fixture(autouse=True)
-def _leave_no_deep_tree(tmp_path: Path) -> Iterator[None]:
-    """pytest's own clean-up of old temporary directories is recursive: deep trees go here."""
-    yield
-    for child in tmp_path.iterdir():
-        delete_tree(child)
-
-
-@pytest.fixture
-def hostile(tmp_path: Path) -> Iterator[Path]:
-    with hostile_tree(tmp_path) as root:
-        yield root
+pytestmark = pytest.mark.usefixtures("leave_no_deep_tree")
 
 
 @pytest.mark.parametrize(

@@ -5,28 +5,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox.env_disk import disk_usage
 from bot.sandbox.trees import Cursor, delete_tree, remove_below, walk_tree
-from tests.support.trees import DEPTH, deep_tree, hostile_tree
+from tests.support.trees import DEPTH, deep_tree
 
-
-@pytest.fixture(autouse=True)
-def _leave_no_deep_tree(tmp_path: Path) -> Iterator[None]:
-    """pytest's own clean-up of old temporary directories is recursive: deep trees go here."""
-    yield
-    for child in tmp_path.iterdir():
-        delete_tree(child)
-
-
-@pytest.fixture
-def hostile(tmp_path: Path) -> Iterator[Path]:
-    with hostile_tree(tmp_path) as root:
-        yield root
+pytestmark = pytest.mark.usefixtures("leave_no_deep_tree")
 
 
 def test_delete_tree_removes_any_depth_mode_and_kind_without_following_links(
